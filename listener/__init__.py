@@ -1,0 +1,3 @@
+"""listener: a social-listening watchlist daemon."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,63 @@
+"""Errors the library raises; only cli.py turns them into messages and exit codes."""
+
+from __future__ import annotations
+
+
+class ListenerError(Exception):
+    """Base of every error listener reports to a user. `exit_code` is the CLI's status."""
+
+    exit_code = 1
+
+
+class ConfigError(ListenerError):
+    """feeds.yaml is missing, unreadable or invalid."""
+
+    exit_code = 2
+
+
+class LockedError(ListenerError):
+    """Another listener run holds the lock; this one stepped aside."""
+
+    exit_code = 75
+
+
+class FetchError(ListenerError):
+    """A feed could not be fetched.
+
+    `kind` is one short word shown in `listener feeds`: timeout, network, tls, http,
+    not_found, gone, auth, blocked, rate_limited, too_large, redirects, encoding, bad_url.
+    """
+
+    def __init__(
+        self,
+        kind: str,
+        message: str,
+        *,
+        status: int | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.status = status
+        self.retry_after = retry_after
+
+
+class ParseError(ListenerError):
+    """A fetched body is not a feed (kind: not_a_feed, empty, dtd_forbidden, too_large)."""
+
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
+class MailError(ListenerError):
+    """The digest could not be sent. `permanent` errors are not retried."""
+
+    def __init__(self, kind: str, message: str, *, permanent: bool = False) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.permanent = permanent
+
+
+class NotFoundError(ListenerError):
+    """A thread, feed or item named on the command line does not exist."""

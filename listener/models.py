@@ -1,0 +1,149 @@
+"""Small frozen dataclasses passed between the stages of the data flow."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class WatchSpec:
+    """One watch entry: what counts as a mention of `name`."""
+
+    name: str
+    terms: tuple[str, ...]
+    exclude: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class FeedSpec:
+    """One configured feed. `url` is http(s) or an absolute local path."""
+
+    name: str
+    url: str
+    comments: bool = False
+    every: int | None = None  # seconds; None means schedule.poll
+    match: str = "terms"  # "terms" or "all"
+    verify_tls: bool = True
+
+
+@dataclass(frozen=True)
+class SmtpSpec:
+    host: str = "localhost"
+    port: int = 25
+    starttls: bool = False
+    ssl: bool = False
+    username: str | None = None
+    password_env: str | None = "LISTENER_SMTP_PASSWORD"
+    timeout: float = 30.0
+
+
+@dataclass(frozen=True)
+class DigestSpec:
+    from_addr: str = "listener@localhost"
+    to: tuple[str, ...] = ()
+    smtp: SmtpSpec = field(default_factory=SmtpSpec)
+    max_items: int = 50
+
+
+@dataclass(frozen=True)
+class FetchLimits:
+    """Bounds on one fetch (RELIABILITY A1, A2, A10-A12, A16, A17)."""
+
+    timeout: float = 20.0  # total, body included
+    connect_timeout: float = 10.0
+    max_bytes: int = 15 * 1024 * 1024  # decoded
+    max_redirects: int = 5
+    workers: int = 8
+    per_host: int = 2
+
+
+@dataclass(frozen=True)
+class CommentLimits:
+    """Bounds on following comment feeds (issue: threads)."""
+
+    max_post_age_days: int = 14
+    max_feeds_per_cycle: int = 50
+
+
+@dataclass(frozen=True)
+class Config:
+    path: Path
+    database: Path
+    reports_dir: Path
+    timezone: str
+    watch: tuple[WatchSpec, ...]
+    staff_authors: tuple[str, ...]
+    feeds: tuple[FeedSpec, ...]
+    poll_every: int  # seconds
+    min_interval: int  # seconds; no feed is polled more often
+    digest_time: dt.time
+    negative: float
+    positive: float
+    digest: DigestSpec
+    fetch: FetchLimits = field(default_factory=FetchLimits)
+    comments: CommentLimits = field(default_factory=CommentLimits)
+    retention_days: int = 180
+
+
+@dataclass(frozen=True)
+class FetchResult:
+    """What one successful fetch returned. `body` is None on 304 Not Modified."""
+
+    url: str  # final URL, after redirects
+    status: int
+    body: bytes | None
+    headers: dict[str, str]  # keys lower-cased
+    etag: str | None = None
+    last_modified: str | None = None
+    permanent_redirect: str | None = None  # set when every hop was a 301/308
+    elapsed: float = 0.0
+
+    @property
+    def not_modified(self) -> bool:
+        return self.status == 304
+
+
+@dataclass(frozen=True)
+class Item:
+    """One entry of one feed, normalised: plain text, UTC dates, http(s) links only."""
+
+    key: str  # identity within its feed: guid, else link, else hash of title and text
+    title: str
+    content: str  # plain text of the body, title not included
+    url: str | None
+    author: str | None
+    published: dt.datetime | None  # aware UTC; None when missing or unusable
+    published_raw: str | None = None
+    comments_url: str | None = None  # the item's own comment feed (wfw:commentRss, rel=replies)
+    comment_count: int | None = None  # slash:comments / thr:total
+    in_reply_to: str | None = None  # Atom thr:in-reply-to ref (an id of another entry)
+    in_reply_to_url: str | None = None  # Atom thr:in-reply-to href (the parent's link)
+
+
+@dataclass(frozen=True)
+class ParsedFeed:
+    title: str | None
+    link: str | None
+    items: tuple[Item, ...]
+    degraded: str | None = None  # why the parse was partial; None when clean
+    ttl_seconds: int | None = None  # RSS <ttl>
+    dropped: int = 0  # items past the per-poll cap
+
+
+@dataclass(frozen=True)
+class Sentiment:
+    compound: float
+    pos: float
+    neu: float
+    neg: float
+
+
+@dataclass(frozen=True)
+class Match:
+    """Which watch entries an item hits, and the text around the first matched term."""
+
+    hit: bool
+    terms: tuple[str, ...]
+    snippet: str

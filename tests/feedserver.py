@@ -1,0 +1,1 @@
+"""Placeholder: replaced by the real local HTTP feed server."""
