@@ -147,3 +147,14 @@ class Match:
     hit: bool
     terms: tuple[str, ...]
     snippet: str
+
+
+@dataclass(frozen=True)
+class ScoredItem:
+    """An item after matching and scoring, ready to store. `sentiment` is None when not scored."""
+
+    item: Item
+    content_hash: str
+    match: Match
+    sentiment: Sentiment | None
+    changed: bool = True  # False when the stored copy has the same content_hash

@@ -1,0 +1,153 @@
+"""The SQLite file: migrations, one write transaction per feed, hostile strings round-trip (RELIABILITY D5, E1, E2)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import sqlite3
+import subprocess
+import sys
+import time
+
+import pytest
+
+from listener import store
+from listener.models import FeedSpec, Item, Match, ScoredItem, Sentiment
+
+NOW = dt.datetime(2026, 11, 25, 9, 0, tzinfo=dt.timezone.utc)
+
+
+@pytest.fixture
+def db(tmp_path):
+    database = store.open_db(tmp_path / "listener.db")
+    store.sync_feeds(database, [FeedSpec("Blog", "https://blog.example/feed")])
+    yield database
+    database.close()
+
+
+def scored(key: str, title: str = "A title", *, hit: bool = True, compound: float = -0.5,
+           published: dt.datetime | None = NOW - dt.timedelta(hours=1)) -> ScoredItem:
+    item = Item(key=key, title=title, content=f"text of {key}", url=f"https://blog.example/{key}",
+                author="Sam", published=published)
+    digest = hashlib.sha1(f"{title}{key}".encode()).hexdigest()
+    return ScoredItem(item, digest, Match(hit, ("acme",) if hit else (), title),
+                      Sentiment(compound, 0.1, 0.6, 0.3))
+
+
+def update(**changes) -> store.FeedUpdate:
+    fields = dict(status="ok", http_status=200, etag='"v1"', last_modified=None,
+                  next_poll_at=NOW + dt.timedelta(minutes=15))
+    fields.update(changes)
+    return store.FeedUpdate(**fields)
+
+
+def blog_id(db) -> int:
+    return db.execute("SELECT id FROM feeds WHERE name = 'Blog'").fetchone()[0]
+
+
+def no_extras(scored_item):
+    return None, False
+
+
+def test_migrations_are_recorded_and_run_once(tmp_path):
+    path = tmp_path / "again.db"
+    store.open_db(path).close()
+    db = store.open_db(path)
+    names = [row[0] for row in db.execute("SELECT name FROM _migrations")]
+    assert names == [m.__name__.lstrip("_") for m in store.MIGRATIONS]
+    assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_an_item_seen_again_is_updated_not_duplicated(db):
+    feed = blog_id(db)
+    first = store.save_poll(db, feed, update(), [scored("a"), scored("b")], extras=no_extras, now=NOW)
+    again = store.save_poll(db, feed, update(), [scored("a"), scored("b", title="Edited")], extras=no_extras, now=NOW)
+    assert (first.new, first.updated) == (2, 0)
+    assert (again.new, again.updated) == (0, 1)
+    assert db.execute("SELECT count(*) FROM items").fetchone()[0] == 2
+    assert db.execute("SELECT title FROM items WHERE key = 'b'").fetchone()[0] == "Edited"
+
+
+def test_future_and_missing_dates_fall_back_to_first_seen(db):
+    feed = blog_id(db)
+    items = [scored("future", published=NOW + dt.timedelta(days=3650)), scored("none", published=None)]
+    store.save_poll(db, feed, update(), items, extras=no_extras, now=NOW)
+    rows = dict(db.execute("SELECT key, published FROM items").fetchall())
+    assert rows == {"future": store.iso(NOW), "none": store.iso(NOW)}
+
+
+def test_validators_are_not_saved_when_storing_items_fails(db):
+    feed = blog_id(db)
+    store.save_poll(db, feed, update(etag='"old"'), [scored("a")], extras=no_extras, now=NOW)
+
+    def explode(scored_item):
+        raise sqlite3.OperationalError("database or disk is full")
+
+    with pytest.raises(sqlite3.OperationalError):
+        store.save_poll(db, feed, update(etag='"new"'), [scored("b")], extras=explode, now=NOW)
+    assert db.execute("SELECT etag FROM feeds WHERE id = ?", [feed]).fetchone()[0] == '"old"'
+    assert db.execute("SELECT count(*) FROM items").fetchone()[0] == 1
+
+
+def test_writes_take_the_lock_up_front(db):
+    feed = blog_id(db)
+    statements = []
+    db.conn.set_trace_callback(statements.append)
+    store.save_poll(db, feed, update(), [scored("a")], extras=no_extras, now=NOW)
+    db.conn.set_trace_callback(None)
+    assert statements[0] == "BEGIN IMMEDIATE"
+    assert statements[-1] == "COMMIT"
+
+
+def test_a_second_writer_waits_for_the_first(tmp_path, db):
+    holder = subprocess.Popen([sys.executable, "-c", (
+        "import sqlite3, sys, time\n"
+        f"c = sqlite3.connect({str(tmp_path / 'listener.db')!r}, isolation_level=None)\n"
+        "c.execute('BEGIN IMMEDIATE'); print('locked', flush=True); time.sleep(1.5); c.execute('COMMIT')\n"
+    )], stdout=subprocess.PIPE, text=True)
+    assert holder.stdout.readline().strip() == "locked"
+    started = time.monotonic()
+    store.save_poll(db, blog_id(db), update(), [scored("a")], extras=no_extras, now=NOW)
+    assert time.monotonic() - started > 0.5
+    assert holder.wait(10) == 0
+    assert db.execute("SELECT count(*) FROM items").fetchone()[0] == 1
+
+
+HOSTILE = ["'; DROP TABLE items;--", "Robert'); --", "100% _match_", "nul\x00byte", '"NEAR(', "*", "x" * 1_000_000]
+
+
+def test_hostile_strings_round_trip_and_leave_the_schema_alone(db):
+    schema = db.execute("SELECT group_concat(sql) FROM sqlite_master").fetchone()[0]
+    feed = blog_id(db)
+    items = [scored(f"k{i}", title=text) for i, text in enumerate(HOSTILE)]
+    store.save_poll(db, feed, update(), items, extras=no_extras, now=NOW)
+    titles = [row["title"] for row in store.mentions(db, limit=None)]
+    assert sorted(titles) == sorted(HOSTILE)
+    assert db.execute("SELECT group_concat(sql) FROM sqlite_master").fetchone()[0] == schema
+    assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    for text in HOSTILE[:6]:
+        assert store.mentions(db, term=text, feed=text) == []
+
+
+def test_mentions_filter_by_term_feed_and_negativity(db):
+    feed = blog_id(db)
+    items = [scored("angry", compound=-0.8), scored("happy", compound=0.7), scored("other", hit=False)]
+    store.save_poll(db, feed, update(), items, extras=no_extras, now=NOW)
+    assert {m["id"] for m in store.mentions(db)} == {1, 2}
+    assert [m["title"] for m in store.mentions(db, negative_at_most=-0.05)] == ["A title"]
+    assert store.mentions(db, term="ACME", feed="Blog")[0]["terms"] == ["acme"]
+    assert store.mentions(db, term="other") == []
+    assert store.mentions(db, since=NOW + dt.timedelta(hours=1)) == []
+
+
+def test_errors_are_counted_and_capped(db):
+    feed = blog_id(db)
+    for _ in range(store.MAX_ERRORS_KEPT + 5):
+        store.record_error(db, feed, kind="timeout", message="slow", http_status=None,
+                           next_poll_at=NOW, now=NOW)
+    health = store.feed_health(db)[0]
+    assert health["consecutive_errors"] == store.MAX_ERRORS_KEPT + 5
+    assert health["status"] == "error"
+    assert db.execute("SELECT count(*) FROM feed_errors").fetchone()[0] == store.MAX_ERRORS_KEPT
+    store.save_poll(db, feed, update(), [], extras=no_extras, now=NOW)
+    assert store.feed_health(db)[0]["consecutive_errors"] == 0
