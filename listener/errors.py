@@ -61,3 +61,9 @@ class MailError(ListenerError):
 
 class NotFoundError(ListenerError):
     """A thread, feed or item named on the command line does not exist."""
+
+
+class UsageError(ListenerError):
+    """The command line names something that does not exist in the config (exit 2, like a usage error)."""
+
+    exit_code = 2

@@ -23,7 +23,9 @@ from typing import Any
 
 import sqlite_utils
 
+from listener.errors import NotFoundError
 from listener.models import FeedSpec, ScoredItem
+from listener.schedule import DISABLE_AFTER, GONE, DISABLED, feed_state, human_duration
 
 log = logging.getLogger(__name__)
 
@@ -201,20 +203,23 @@ def sync_feeds(db: sqlite_utils.Database, specs: Sequence[FeedSpec]) -> None:
         db.execute("UPDATE feeds SET active = 0 WHERE kind = 'feed'")
         for spec in specs:
             ident = f"feed:{spec.name}"
-            existing = db.execute("SELECT id, url FROM feeds WHERE ident = ?", [ident]).fetchone()
+            # config_url is what feeds.yaml said; url may be a trusted permanent redirect's target.
+            existing = db.execute("SELECT id, COALESCE(config_url, url), url FROM feeds WHERE ident = ?",
+                                  [ident]).fetchone()
             if existing is None:
                 db.execute(
-                    "INSERT INTO feeds (ident, name, url, kind, match_all, active, created_at) "
-                    "VALUES (?, ?, ?, 'feed', ?, 1, ?)",
-                    [ident, spec.name, spec.url, int(spec.match == "all"), now])
+                    "INSERT INTO feeds (ident, name, url, config_url, kind, match_all, active, created_at) "
+                    "VALUES (?, ?, ?, ?, 'feed', ?, 1, ?)",
+                    [ident, spec.name, spec.url, spec.url, int(spec.match == "all"), now])
             else:
                 changed_url = existing[1] != spec.url
                 db.execute(
-                    "UPDATE feeds SET url = ?, match_all = ?, active = 1"
+                    "UPDATE feeds SET url = ?, config_url = ?, match_all = ?, active = 1"
                     + (", etag = NULL, last_modified = NULL, next_poll_at = NULL, status = NULL,"
-                       " consecutive_errors = 0" if changed_url else "")
+                       " consecutive_errors = 0, failing_since = NULL, redirect_target = NULL,"
+                       " redirect_count = 0" if changed_url else "")
                     + " WHERE id = ?",
-                    [spec.url, int(spec.match == "all"), existing[0]])
+                    [spec.url if changed_url else existing[2], spec.url, int(spec.match == "all"), existing[0]])
 
 
 def feed_rows(db: sqlite_utils.Database, where: str = "1", params: Sequence[Any] = ()) -> list[FeedRow]:
@@ -406,7 +411,388 @@ def mentions(db: sqlite_utils.Database, *, since: dt.datetime | None = None, ter
 def feed_health(db: sqlite_utils.Database, *, include_comment_feeds: bool = False) -> list[dict[str, Any]]:
     """One row per feed: when it was polled, how it went, and when it is due next."""
     where = "active = 1" + ("" if include_comment_feeds else " AND kind = 'feed'")
-    return list(db.query(
+    rows = db.query(
         "SELECT id, name, kind, url, status, http_status, last_polled_at, last_ok_at, next_poll_at,"
-        " item_count, consecutive_errors, error_kind, last_error, failing_since, last_new_item_at"
-        f" FROM feeds WHERE {where} ORDER BY kind, name"))
+        " item_count, consecutive_errors, error_kind, last_error, failing_since, last_new_item_at, created_at"
+        f" FROM feeds WHERE {where} ORDER BY kind, name")
+    now = utcnow()
+    return [_with_state(row, now) for row in rows]
+
+
+# --- threads and acks -------------------------------------------------------------------------
+
+
+def _m002_thread_indexes(db: sqlite_utils.Database) -> None:
+    """What `threads --needs-reply` needs so that it never scans every item (negative items by
+    thread), and items by guid across feeds (an Atom thr:in-reply-to ref names its parent's guid)."""
+    db.execute("CREATE INDEX IF NOT EXISTS idx_items_compound_thread ON items (compound, thread_id)"
+               " WHERE compound IS NOT NULL")
+    db.execute("CREATE INDEX IF NOT EXISTS idx_items_key ON items (key)")
+
+
+MIGRATIONS.append(_m002_thread_indexes)
+
+
+def _feed_ids(db: sqlite_utils.Database, name: str) -> list[int]:
+    """The feed called `name` and the comment feeds followed for it."""
+    ids = [row[0] for row in db.execute(
+        "SELECT id FROM feeds WHERE name = ? AND kind = 'feed'"
+        " UNION SELECT child.id FROM feeds AS child JOIN feeds AS parent ON parent.id = child.parent_id"
+        " WHERE parent.name = ? AND parent.kind = 'feed'", [name, name]).fetchall()]
+    if not ids:
+        raise NotFoundError(f"no feed named {name!r} (see `listener feeds`)")
+    return ids
+
+
+def thread_ids(db: sqlite_utils.Database, *, since: dt.datetime | None = None, feed: str | None = None,
+               term: str | None = None, negative_at_most: float | None = None) -> list[str]:
+    """Threads that contain at least one mention (of `term`, when given).
+
+    `since`: last activity (the newest item of the thread) at or after it. `feed`: with an item from
+    that feed or its comment feeds. `negative_at_most`: with an item whose compound is at most
+    that (the candidates for "needs reply"; staff and acks are judged by the caller).
+    """
+    term_clause = ("AND EXISTS (SELECT 1 FROM json_each(items.terms) WHERE lower(json_each.value) = lower(?))"
+                   if term else "")
+    sql = ("SELECT hit.thread_id FROM (SELECT DISTINCT thread_id FROM items"
+           f" WHERE is_hit = 1 AND thread_id IS NOT NULL {term_clause}) AS hit WHERE 1")
+    params: list[Any] = [term] if term else []
+    if since is not None:
+        sql += " AND (SELECT max(published) FROM items WHERE items.thread_id = hit.thread_id) >= ?"
+        params.append(iso(since))
+    if negative_at_most is not None:
+        sql += (" AND hit.thread_id IN (SELECT thread_id FROM items"
+                " WHERE compound IS NOT NULL AND compound <= ?)")
+        params.append(negative_at_most)
+    if feed:
+        sql += (" AND hit.thread_id IN (SELECT thread_id FROM items"
+                " WHERE feed_id IN (SELECT value FROM json_each(?)))")
+        params.append(json.dumps(_feed_ids(db, feed)))
+    return [row[0] for row in db.execute(sql, params).fetchall()]
+
+
+def thread_items(db: sqlite_utils.Database, ids: Sequence[str], *,
+                 text_chars: int | None = 1000) -> dict[str, list[dict[str, Any]]]:
+    """The items of each thread in time order, with their feed's name (a comment feed's parent's).
+
+    `text_chars` bounds the content read per item (None: all of it).
+    """
+    content = "items.content" if text_chars is None else f"substr(items.content, 1, {int(text_chars)})"
+    rows = db.query(
+        "SELECT items.id, items.thread_id, items.published, items.first_seen, items.author, items.compound,"
+        f" items.title, {content} AS content, items.url, items.is_hit, items.terms, items.is_staff,"
+        " COALESCE(parent.name, feeds.name) AS feed"
+        " FROM items JOIN feeds ON feeds.id = items.feed_id"
+        " LEFT JOIN feeds AS parent ON parent.id = feeds.parent_id"
+        " WHERE items.thread_id IN (SELECT value FROM json_each(?))"
+        " ORDER BY items.thread_id, items.published, items.id", [json.dumps(list(ids))])
+    grouped: dict[str, list[dict[str, Any]]] = {}
+    for row in rows:
+        grouped.setdefault(row["thread_id"], []).append(_terms(row))
+    return grouped
+
+
+def thread_info(db: sqlite_utils.Database, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """id -> the thread's root, title, URL and the feed it was first seen in."""
+    rows = db.query(
+        "SELECT threads.id, threads.root, threads.title, threads.url,"
+        " COALESCE(parent.name, feeds.name) AS feed"
+        " FROM threads LEFT JOIN feeds ON feeds.id = threads.feed_id"
+        " LEFT JOIN feeds AS parent ON parent.id = feeds.parent_id"
+        " WHERE threads.id IN (SELECT value FROM json_each(?))", [json.dumps(list(ids))])
+    return {row["id"]: row for row in rows}
+
+
+def thread_acks(db: sqlite_utils.Database, ids: Sequence[str]) -> dict[str, list[dict[str, Any]]]:
+    """id -> its acks, oldest first: acked_at, by, note."""
+    grouped: dict[str, list[dict[str, Any]]] = {}
+    for row in db.query("SELECT thread_id, acked_at, by, note FROM acks"
+                        " WHERE thread_id IN (SELECT value FROM json_each(?)) ORDER BY thread_id, acked_at, id",
+                        [json.dumps(list(ids))]):
+        grouped.setdefault(row["thread_id"], []).append(row)
+    return grouped
+
+
+def resolve_thread(db: sqlite_utils.Database, text: str) -> str:
+    """A thread id from what a person typed: the id, or a unique prefix of at least 4 characters."""
+    wanted = text.strip()
+    if db.execute("SELECT 1 FROM threads WHERE id = ?", [wanted]).fetchone():
+        return wanted
+    if len(wanted) >= 4:
+        found = [row[0] for row in db.execute(
+            "SELECT id FROM threads WHERE id >= ? AND id < ? ORDER BY id LIMIT 2",
+            [wanted, wanted + "\U0010ffff"]).fetchall()]
+        if len(found) == 1:
+            return found[0]
+        if len(found) > 1:
+            raise NotFoundError(f"thread id {wanted!r} is ambiguous (it starts {', '.join(found)}, ...)")
+    raise NotFoundError(f"no thread {wanted!r} (see `listener threads`)")
+
+
+def add_ack(db: sqlite_utils.Database, thread_id: str, *, by: str | None, note: str | None,
+            now: dt.datetime | None = None) -> dict[str, Any]:
+    """Mark a thread handled now; returns the stored ack. Unknown thread -> NotFoundError."""
+    stamp = iso(now or utcnow())
+    with write(db):
+        thread_id = resolve_thread(db, thread_id)
+        cursor = db.execute("INSERT INTO acks (thread_id, acked_at, by, note) VALUES (?, ?, ?, ?)",
+                            [thread_id, stamp, by, note])
+    return {"id": cursor.lastrowid, "thread_id": thread_id, "acked_at": stamp, "by": by, "note": note}
+
+
+def thread_of_key(db: sqlite_utils.Database, key: str, *, feed_id: int | None = None) -> str | None:
+    """The thread of a stored item with guid `key`: in `feed_id` first, then in any feed."""
+    if feed_id is not None:
+        row = db.execute("SELECT thread_id FROM items WHERE feed_id = ? AND key = ? AND thread_id IS NOT NULL",
+                         [feed_id, key]).fetchone()
+        if row:
+            return row[0]
+    row = db.execute("SELECT thread_id FROM items WHERE key = ? AND thread_id IS NOT NULL ORDER BY id LIMIT 1",
+                     [key]).fetchone()
+    return row[0] if row else None
+
+
+def thread_of_url(db: sqlite_utils.Database, url: str) -> str | None:
+    """The thread of a stored item whose link is exactly `url`."""
+    row = db.execute("SELECT thread_id FROM items WHERE url = ? AND thread_id IS NOT NULL ORDER BY id LIMIT 1",
+                     [url]).fetchone()
+    return row[0] if row else None
+
+
+def thread_exists(db: sqlite_utils.Database, thread_id: str) -> bool:
+    return db.execute("SELECT 1 FROM threads WHERE id = ?", [thread_id]).fetchone() is not None
+
+
+def feed_titles(db: sqlite_utils.Database, feed_id: int) -> Iterator[tuple[str, str]]:
+    """(title, thread_id) of one feed's items, newest first: for "Re: subject" threading."""
+    for row in db.execute("SELECT title, thread_id FROM items WHERE feed_id = ? AND thread_id IS NOT NULL"
+                          " ORDER BY published DESC", [feed_id]):
+        yield row[0] or "", row[1]
+
+
+# --- retention and feed lifecycle -------------------------------------------------------------
+# The daemon's side of the feeds table (issue 5): health states, auto-disable, trusted permanent
+# redirects, clock steps, and the retention that keeps item identities forever (RELIABILITY C5, E7).
+
+PRUNE_BATCH = 10_000
+
+
+def _m005_feed_config_url(db: sqlite_utils.Database) -> None:
+    """`url` may move to a trusted permanent redirect's target; `config_url` keeps what feeds.yaml
+    says, so sync_feeds tells a real config change from a move and does not undo the move."""
+    if "config_url" not in db["feeds"].columns_dict:
+        db.execute("ALTER TABLE feeds ADD COLUMN config_url TEXT")
+    db.execute("UPDATE feeds SET config_url = url WHERE kind = 'feed' AND config_url IS NULL")
+
+
+MIGRATIONS.append(_m005_feed_config_url)
+
+
+def _with_state(row: dict[str, Any], now: dt.datetime) -> dict[str, Any]:
+    """Add `state` (schedule.feed_state) and `backoff` (the wait before the next retry, while failing)."""
+    row["state"] = feed_state(row, now)
+    row["backoff"] = None
+    if row["consecutive_errors"] and row["state"] not in (GONE, DISABLED):
+        polled, due = parse_iso(row["last_polled_at"]), parse_iso(row["next_poll_at"])
+        if polled and due:
+            row["backoff"] = human_duration((due - polled).total_seconds())
+    return row
+
+
+def disable_failing_feed(db: sqlite_utils.Database, feed_id: int, *, now: dt.datetime) -> bool:
+    """Stop polling a feed that has failed every poll since DISABLE_AFTER ago; True if it was disabled.
+
+    `listener poll --feed NAME` still tries it, and one success makes it `ok` again.
+    """
+    with write(db):
+        cursor = db.execute(
+            "UPDATE feeds SET status = 'disabled' WHERE id = ? AND kind = 'feed' AND status = 'error'"
+            " AND failing_since <= ?",
+            [feed_id, iso(now - DISABLE_AFTER)])
+    return cursor.rowcount > 0
+
+
+def redirect_state(db: sqlite_utils.Database, feed_id: int) -> tuple[str | None, int]:
+    """(target, count): where the feed's last polls were permanently redirected, and how many in a row."""
+    row = db.execute("SELECT redirect_target, redirect_count FROM feeds WHERE id = ?", [feed_id]).fetchone()
+    return (row[0], row[1] or 0) if row else (None, 0)
+
+
+def url_in_use(db: sqlite_utils.Database, url: str, feed_id: int) -> bool:
+    """Does another active feed already fetch (or configure) `url`?"""
+    return db.execute("SELECT 1 FROM feeds WHERE id != ? AND active = 1 AND (url = ? OR config_url = ?) LIMIT 1",
+                      [feed_id, url, url]).fetchone() is not None
+
+
+def rebase_schedule(db: sqlite_utils.Database, now: dt.datetime) -> int:
+    """After the wall clock stepped back: a feed "polled in the future" keeps its wait, counted from now.
+
+    Without this a feed polled just before a one-day step back would wait a day more than it asked.
+    Returns how many feeds moved.
+    """
+    rows = db.execute("SELECT id, last_polled_at, next_poll_at FROM feeds WHERE last_polled_at > ?"
+                      " AND next_poll_at IS NOT NULL", [iso(now)]).fetchall()
+    moved = []
+    for feed_id, polled, due in rows:
+        wait = parse_iso(due) - parse_iso(polled)
+        if now + wait < parse_iso(due):
+            moved.append((iso(now + wait), feed_id))
+    if moved:
+        with write(db):
+            db.executemany("UPDATE feeds SET next_poll_at = ? WHERE id = ?", moved)
+    return len(moved)
+
+
+def prune_items(db: sqlite_utils.Database, *, before: dt.datetime, batch: int = PRUNE_BATCH,
+                on_batch: Callable[[int], None] | None = None) -> int:
+    """Drop the text of items not updated since `before`, `batch` rows per transaction; keep the rows.
+
+    The row (feed, key, content_hash, title, url, scores, thread) stays, so an item still in its
+    feed is recognised as already seen and never comes back as new (RELIABILITY C5); the FTS
+    index follows through its triggers. Walks the table by id, so each batch starts where the last
+    one stopped. `on_batch(count)` is called after each committed batch. Returns the rows pruned.
+    """
+    cutoff, last_id, total = iso(before), 0, 0
+    pending = "(pruned = 0 OR COALESCE(content, '') != '' OR COALESCE(snippet, '') != '')"
+    while True:
+        with write(db):
+            top, count = db.execute(
+                f"SELECT max(id), count(*) FROM (SELECT id FROM items WHERE id > ? AND updated_at < ? AND {pending}"
+                " ORDER BY id LIMIT ?)", [last_id, cutoff, batch]).fetchone()
+            if count:
+                db.execute(f"UPDATE items SET content = '', snippet = '', pruned = 1"
+                           f" WHERE id > ? AND id <= ? AND updated_at < ? AND {pending}", [last_id, top, cutoff])
+        if not count:
+            return total
+        total, last_id = total + count, top
+        if on_batch:
+            on_batch(count)
+
+
+def checkpoint(db: sqlite_utils.Database) -> tuple[int, int, int]:
+    """Copy the WAL into the database and truncate it (after a big prune); (busy, wal pages, copied)."""
+    return tuple(db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone())
+
+
+def digest_ledger_status(db: sqlite_utils.Database, day: dt.date, recipients: Sequence[str]) -> str | None:
+    """Where the digest of `day` stands for these recipients, from the `digests` ledger.
+
+    `sent` when every recipient's row says sent; `failed_permanent` when every row is sent or
+    failed_permanent and one failed; else the status of the first recipient not done (None when
+    it has no row yet: nothing was attempted).
+    """
+    rows = dict(db.execute("SELECT recipient, status FROM digests WHERE day = ?", [day.isoformat()]).fetchall())
+    statuses = [rows.get(recipient) for recipient in recipients]
+    for status in statuses:
+        if status not in ("sent", "failed_permanent"):
+            return status
+    return "sent" if all(status == "sent" for status in statuses) else "failed_permanent"
+
+
+# --- report and digest ledger -----------------------------------------------------------------
+# The daily report reads mentions by when listener first saw them (RELIABILITY H4), so every
+# mention belongs to exactly one day. The `digests` table is the ledger: one row per day and
+# recipient, pending -> sending -> sent (or failed_permanent), "sent" written only after the SMTP
+# server accepted the message (RELIABILITY F5, F6, G1-G5).
+
+
+def _m006_report_indexes(db: sqlite_utils.Database) -> None:
+    """The report reads a day's mentions by first_seen; staff items are left out of the mood."""
+    db.execute("CREATE INDEX IF NOT EXISTS idx_items_hit_first_seen ON items (first_seen) WHERE is_hit = 1")
+
+
+MIGRATIONS.append(_m006_report_indexes)
+
+_MOOD_WHERE = "items.is_hit = 1 AND items.is_staff = 0 AND items.first_seen >= ? AND items.first_seen < ?"
+
+
+def mood_mentions(db: sqlite_utils.Database, start: dt.datetime, end: dt.datetime) -> list[dict[str, Any]]:
+    """first_seen, compound and terms (raw JSON text) of every non-staff mention first seen in [start, end)."""
+    return list(db.query(f"SELECT items.first_seen, items.compound, items.terms FROM items WHERE {_MOOD_WHERE}",
+                         [iso(start), iso(end)]))
+
+
+def day_mentions(db: sqlite_utils.Database, start: dt.datetime, end: dt.datetime, *, most: str,
+                 threshold: float, limit: int) -> list[dict[str, Any]]:
+    """The most negative (`most="negative"`: compound <= threshold, lowest first) or most positive
+    (compound >= threshold, highest first) non-staff mentions first seen in [start, end)."""
+    negative = most == "negative"
+    clause = "items.compound <= ?" if negative else "items.compound >= ?"
+    return list(db.query(
+        "SELECT items.id, COALESCE(parent.name, feeds.name) AS feed, items.title, items.url, items.author,"
+        " items.published, items.first_seen, items.terms, items.compound, items.snippet, items.thread_id"
+        " FROM items JOIN feeds ON feeds.id = items.feed_id LEFT JOIN feeds AS parent ON parent.id = feeds.parent_id"
+        f" WHERE {_MOOD_WHERE} AND items.compound IS NOT NULL AND {clause}"
+        f" ORDER BY items.compound {'ASC' if negative else 'DESC'}, items.id LIMIT ?",
+        [iso(start), iso(end), threshold, limit]))
+
+
+@dataclass(frozen=True)
+class DigestClaim:
+    """Who this run will send the digest to, under which Message-ID, and who it leaves alone."""
+
+    due: dict[str, str]  # recipient -> Message-ID to use
+    already_sent: list[str]
+    permanent: list[str]
+    in_flight: list[str]
+
+
+def digest_rows(db: sqlite_utils.Database, day: dt.date) -> dict[str, dict[str, Any]]:
+    """recipient -> its ledger row for `day`."""
+    return {row["recipient"]: row for row in db.query("SELECT * FROM digests WHERE day = ?", [day.isoformat()])}
+
+
+def claim_digest(db: sqlite_utils.Database, day: dt.date, recipients: Sequence[str], *,
+                 message_id: Callable[[int], str], force: bool, now: dt.datetime,
+                 in_flight_for: dt.timedelta) -> DigestClaim:
+    """Mark `sending` the recipients this run should send to, in one write transaction.
+
+    Left alone: `sent` and `failed_permanent` (unless `force`), and `sending` rows younger than
+    `in_flight_for` (another run is at it). A `pending` row, or a `sending` row older than that (a
+    run that died around the SMTP call), is sent again with its stored Message-ID, so a duplicate
+    is recognisable. `message_id(resend)` makes the id: resend 0 for a first send, n > 0 for the
+    n-th forced resend. Concurrent runs serialise on BEGIN IMMEDIATE: one claims, the other sees it.
+    """
+    stamp, key = iso(now), day.isoformat()
+    due: dict[str, str] = {}
+    already, permanent, flying = [], [], []
+    with write(db):
+        rows = digest_rows(db, day)
+        resend = 1 + max((row["attempts"] or 0 for row in rows.values() if row["status"] == "sent"), default=0)
+        for recipient in recipients:
+            row = rows.get(recipient)
+            status = row["status"] if row else None
+            if status == "sent" and not force:
+                already.append(recipient)
+                continue
+            if status == "failed_permanent" and not force:
+                permanent.append(recipient)
+                continue
+            if status == "sending" and not force and parse_iso(row["updated_at"]) > now - in_flight_for:
+                flying.append(recipient)
+                continue
+            if status in ("sent", "failed_permanent") or not row or not row["message_id"]:
+                mid = message_id(resend if status == "sent" else 0)
+            else:
+                mid = row["message_id"]
+            due[recipient] = mid
+            db.execute(
+                "INSERT INTO digests (day, recipient, status, message_id, attempts, updated_at)"
+                " VALUES (?, ?, 'sending', ?, 1, ?)"
+                " ON CONFLICT(day, recipient) DO UPDATE SET status = 'sending', message_id = excluded.message_id,"
+                " attempts = digests.attempts + 1, updated_at = excluded.updated_at",
+                [key, recipient, mid, stamp])
+    return DigestClaim(due, already, permanent, flying)
+
+
+def finish_digest(db: sqlite_utils.Database, day: dt.date, outcomes: dict[str, tuple[str, str | None]], *,
+                  now: dt.datetime) -> None:
+    """Record what the server said: recipient -> (status, error); `sent` stamps sent_at."""
+    stamp = iso(now)
+    with write(db):
+        for recipient, (status, error) in outcomes.items():
+            db.execute(
+                "UPDATE digests SET status = ?, last_error = ?, updated_at = ?,"
+                " sent_at = CASE WHEN ? = 'sent' THEN ? ELSE sent_at END WHERE day = ? AND recipient = ?",
+                [status, (error or None) and error[:MAX_ERROR_CHARS], stamp, status, stamp, day.isoformat(),
+                 recipient])

@@ -1,0 +1,562 @@
+"""The `listener` command: parse arguments, call one library function, format the result."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import json
+import logging
+import re
+import shutil
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import click
+
+from listener import __version__, opml, pipeline, store
+from listener.config import config_path, load_config, parse_duration
+from listener.errors import ListenerError
+from listener.models import Config
+
+log = logging.getLogger("listener")
+
+FORMATS = click.Choice(["table", "json", "csv"])
+
+
+class ListenerGroup(click.Group):
+    """Turns library errors into one line on stderr and the exit status SPEC.md promises."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except ListenerError as exc:
+            click.echo(f"listener: {exc}", err=True)
+            ctx.exit(exc.exit_code)
+        except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
+            raise
+        except KeyboardInterrupt:
+            click.echo("listener: interrupted", err=True)
+            ctx.exit(130)
+        except Exception as exc:  # noqa: BLE001 - the last resort: one clear line, traceback with -v
+            log.debug("unexpected error", exc_info=True)
+            click.echo(f"listener: unexpected error: {type(exc).__name__}: {exc}", err=True)
+            ctx.exit(1)
+
+
+class State:
+    """What the global options chose; the config is read only by commands that need it."""
+
+    def __init__(self, config: str | None, db: str | None) -> None:
+        self.config_arg = config
+        self.db_arg = db
+        self._config: Config | None = None
+
+    @property
+    def config(self) -> Config:
+        if self._config is None:
+            config = load_config(self.config_arg)
+            if self.db_arg:
+                config = replace(config, database=Path(self.db_arg).resolve())
+            self._config = config
+        return self._config
+
+    def open_db(self):
+        return store.open_db(self.config.database)
+
+
+pass_state = click.make_pass_decorator(State)
+
+
+@click.group(cls=ListenerGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="listener")
+@click.option("--config", "config", envvar="LISTENER_CONFIG", type=click.Path(dir_okay=False),
+              help="feeds.yaml to use (default ./feeds.yaml, env LISTENER_CONFIG).")
+@click.option("--db", type=click.Path(dir_okay=False), help="SQLite file (overrides `database` in the config).")
+@click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
+@click.option("-q", "--quiet", is_flag=True, help="Only errors.")
+@click.pass_context
+def cli(ctx: click.Context, config: str | None, db: str | None, verbose: int, quiet: bool) -> None:
+    """Listen to blog, forum and comment feeds; find the negative threads that need a reply.
+
+    \b
+    Example:
+        listener init && listener poll && listener mentions --since 24h
+    """
+    level = logging.ERROR if quiet else (logging.WARNING, logging.INFO, logging.DEBUG)[min(verbose, 2)]
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    ctx.obj = State(config, db)
+    ctx.meta["quiet"] = quiet
+
+
+# --- output -----------------------------------------------------------------------------------
+
+
+def emit(rows: Sequence[dict[str, Any]], columns: Sequence[str], fmt: str, *,
+         table_columns: Sequence[str] | None = None, empty: str = "nothing found") -> None:
+    """Print rows as a table (for people), one JSON array, or CSV (for programs)."""
+    if fmt == "json":
+        click.echo(json.dumps([{c: row.get(c) for c in columns} for row in rows], ensure_ascii=False, indent=2))
+        return
+    if fmt == "csv":
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        writer.writerow(columns)
+        for row in rows:
+            writer.writerow([json.dumps(v) if isinstance(v, (list, dict)) else v for v in (row.get(c) for c in columns)])
+        click.echo(buffer.getvalue(), nl=False)
+        return
+    if not rows:
+        click.echo(empty, err=True)
+        return
+    click.echo(render_table(rows, table_columns or columns))
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else ""
+    if isinstance(value, float):
+        return f"{value:+.2f}"
+    if isinstance(value, (list, tuple)):
+        return ",".join(map(str, value))
+    return re.sub(r"\s+", " ", str(value))
+
+
+def render_table(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> str:
+    """Aligned columns; the widest column is shortened so a line fits the terminal."""
+    cells = [[_cell(row.get(c)) for c in columns] for row in rows]
+    widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(columns)]
+    room = shutil.get_terminal_size((120, 24)).columns
+    while sum(widths) + 2 * (len(widths) - 1) > room and max(widths) > 12:
+        widest = widths.index(max(widths))
+        widths[widest] -= 1
+    def line(values: Sequence[str]) -> str:
+        return "  ".join((v if len(v) <= w else v[: w - 1] + "…").ljust(w) for v, w in zip(values, widths)).rstrip()
+    return "\n".join([line(columns)] + [line(r) for r in cells])
+
+
+def parse_since(value: str | None, timezone: str) -> dt.datetime | None:
+    """`30m`, `24h`, `7d` (ago) or an ISO date/time (a date means its midnight in `timezone`)."""
+    if value is None:
+        return None
+    try:
+        return store.utcnow() - dt.timedelta(seconds=parse_duration(value))
+    except ValueError:
+        pass
+    try:
+        moment = dt.datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise click.BadParameter(f"expected 30m, 24h, 7d or an ISO date/time, got {value!r}",
+                                 param_hint="--since") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=ZoneInfo(timezone))
+    return moment.astimezone(dt.timezone.utc)
+
+
+def since_option(default: str | None = None) -> Callable:
+    return click.option("--since", default=default, metavar="WHEN",
+                        help="Only since then: 30m, 24h, 7d or an ISO date/time.")
+
+
+def format_option() -> Callable:
+    return click.option("--format", "fmt", type=FORMATS, default="table", show_default=True,
+                        help="table for people, json (one array) or csv for programs.")
+
+
+# --- commands ---------------------------------------------------------------------------------
+
+
+@cli.command()
+@click.argument("directory", type=click.Path(file_okay=False), default=".")
+def init(directory: str) -> None:
+    """Write a commented starter feeds.yaml into DIRECTORY (never overwrites).
+
+    \b
+    Example:
+        listener init ~/listening && cd ~/listening && listener poll
+    """
+    from listener.starter import write_starter
+
+    path = write_starter(Path(directory))
+    click.echo(f"wrote {path}: add your watch terms and feeds, then run `listener poll`")
+
+
+@cli.command()
+@click.option("--feed", "names", multiple=True, metavar="NAME", help="Poll this feed now (repeatable).")
+@click.option("--all", "force", is_flag=True, help="Poll every feed now, not only the due ones.")
+@click.option("--wait", type=float, default=0.0, show_default=True, metavar="SECONDS",
+              help="How long to wait for another run's lock before stepping aside (exit 75).")
+@click.pass_context
+def poll(ctx: click.Context, names: tuple[str, ...], force: bool, wait: float) -> None:
+    """Run one polling cycle: fetch due feeds, store, score, match and thread new items.
+
+    Feeds that fail are recorded (see `listener feeds`) and do not change the exit status.
+
+    \b
+    Example (crontab, every 15 minutes):
+        */15 * * * *  cd ~/listening && listener -q poll
+    """
+    state: State = ctx.obj
+    progress = _Progress(enabled=sys.stderr.isatty() and not ctx.meta["quiet"])
+    summary = pipeline.poll(state.config, names=names, force=force, lock_wait=wait, on_outcome=progress.update)
+    progress.done()
+    if not ctx.meta["quiet"]:
+        click.echo(summary.line())
+        for failed in summary.failed:
+            click.echo(f"  failed: {failed.name}: {failed.error}", err=True)
+
+
+class _Progress:
+    """A one-line counter on a terminal; nothing at all otherwise (cron mails what is printed)."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self.seen = 0
+
+    def update(self, outcome: pipeline.FeedOutcome) -> None:
+        self.seen += 1
+        if self.enabled:
+            name = outcome.name[:50]
+            click.echo(f"\r\x1b[2K[{self.seen}] {outcome.status:<12} {name}", nl=False, err=True)
+
+    def done(self) -> None:
+        if self.enabled and self.seen:
+            click.echo("\r\x1b[2K", nl=False, err=True)
+
+
+MENTION_FIELDS = ["id", "feed", "title", "url", "author", "published", "terms", "compound", "pos", "neu",
+                  "neg", "thread_id", "snippet"]
+
+
+@cli.command()
+@since_option()
+@click.option("--term", help="Only mentions of this watch entry (its name).")
+@click.option("--feed", help="Only mentions from this feed (its name).")
+@click.option("--negative", is_flag=True, help="Only negative mentions (compound <= thresholds.negative).")
+@click.option("--limit", type=click.IntRange(1, 100_000), default=50, show_default=True)
+@format_option()
+@pass_state
+def mentions(state: State, since: str | None, term: str | None, feed: str | None, negative: bool,
+             limit: int, fmt: str) -> None:
+    """Recent mentions of what you watch, newest first.
+
+    \b
+    Example:
+        listener mentions --since 24h --negative --format json
+    """
+    config = state.config
+    db = state.open_db()
+    rows = store.mentions(db, since=parse_since(since, config.timezone), term=term, feed=feed,
+                          negative_at_most=config.negative if negative else None, limit=limit)
+    emit(rows, MENTION_FIELDS, fmt, table_columns=["published", "feed", "compound", "terms", "author", "title"],
+         empty="no mentions found")
+
+
+FEED_FIELDS = ["name", "kind", "url", "state", "status", "http_status", "last_polled_at", "item_count",
+               "consecutive_errors", "error_kind", "last_error", "next_poll_at", "backoff", "last_new_item_at",
+               "failing_since"]
+
+
+@cli.command()
+@click.option("--comments", is_flag=True, help="Include the comment feeds followed for each post.")
+@format_option()
+@pass_state
+def feeds(state: State, comments: bool, fmt: str) -> None:
+    """Feed health: last poll, HTTP status, items, consecutive errors, next poll.
+
+    \b
+    Example:
+        listener feeds --format json
+    """
+    db = state.open_db()
+    store.sync_feeds(db, state.config.feeds)
+    rows = store.feed_health(db, include_comment_feeds=comments)
+    emit(rows, FEED_FIELDS, fmt, table_columns=["name", "state", "http_status", "last_polled_at", "item_count",
+                                                "consecutive_errors", "next_poll_at", "backoff", "last_error"],
+         empty="no feeds configured")
+
+
+@cli.command("import-opml")
+@click.argument("file", type=click.File("rb"))
+@pass_state
+def import_opml(state: State, file) -> None:
+    """Add the feeds of an OPML file (from any feed reader) to feeds.yaml.
+
+    \b
+    Example:
+        listener import-opml subscriptions.opml
+    """
+    added, skipped = opml.import_into_config(state.config, file.read())
+    click.echo(f"added {added} feeds to {state.config.path} ({skipped} already there)")
+
+
+@cli.command("export-opml")
+@pass_state
+def export_opml(state: State) -> None:
+    """Print the configured feeds as OPML, the format every feed reader speaks.
+
+    \b
+    Example:
+        listener export-opml > listener.opml
+    """
+    click.echo(opml.render(state.config.feeds, title=f"listener: {config_path(state.config_arg).name}"), nl=False)
+
+
+THREAD_FIELDS = ["id", "title", "url", "feed", "items", "negative_items", "last_activity",
+                 "oldest_unanswered_negative", "staff_replied", "needs_reply", "priority", "status", "why",
+                 "heating_up", "defended", "waiting", "waiting_seconds", "unanswered", "acked_at", "terms"]
+
+
+def _local(moment: dt.datetime | None, timezone: str) -> str:
+    return moment.astimezone(ZoneInfo(timezone)).strftime("%Y-%m-%d %H:%M") if moment else ""
+
+
+def _flags(summary: Any) -> str:
+    flags = [name for name, on in (("heating up", summary.heating_up), ("defended", summary.defended),
+                                   ("staff replied", summary.staff_replied)) if on]
+    return ", ".join(flags)
+
+
+@cli.command()
+@click.option("--needs-reply", is_flag=True, help="Only threads that need a reply from us.")
+@since_option()
+@click.option("--feed", help="Only threads with an item from this feed (its name; its comment feeds count).")
+@click.option("--term", help="Only threads that mention this watch entry (its name).")
+@click.option("--limit", type=click.IntRange(1, 100_000), default=50, show_default=True)
+@format_option()
+@pass_state
+def threads(state: State, needs_reply: bool, since: str | None, feed: str | None, term: str | None,
+            limit: int, fmt: str) -> None:
+    """Threads that mention what you watch, highest reply priority first.
+
+    A thread needs a reply when someone who is not staff wrote a negative item and no staff item
+    and no `listener ack` came after it. `why` in the JSON shows the parts of the priority.
+
+    \b
+    Example:
+        listener threads --needs-reply --since 7d
+        listener threads --needs-reply --format json | jq '.[0].why'
+    """
+    config = state.config
+    summaries = pipeline.thread_summaries(state.open_db(), config, since=parse_since(since, config.timezone),
+                                          needs_reply=needs_reply, feed=feed, term=term)[:limit]
+    if fmt != "table":
+        emit([s.as_json() for s in summaries], THREAD_FIELDS, fmt)
+        return
+    rows = [{"priority": f"{s.priority:.1f}", "status": s.status.replace("_", " "), "waiting": s.as_json()["waiting"],
+             "items": s.items, "neg": s.negative_items, "last": _local(s.last_activity, config.timezone),
+             "flags": _flags(s), "feed": s.feed, "title": s.title, "id": s.id} for s in summaries]
+    emit(rows, list(rows[0]) if rows else ["id"], fmt,
+         empty="no threads need a reply" if needs_reply else "no threads found")
+
+
+CONVERSATION_FIELDS = ["at", "kind", "id", "author", "staff", "compound", "mood", "unanswered", "title", "text", "url"]
+TRANSCRIPT_TEXT_CHARS = 2000
+
+
+@cli.command()
+@click.argument("thread_id")
+@format_option()
+@pass_state
+def thread(state: State, thread_id: str, fmt: str) -> None:
+    """Show one thread as a conversation, oldest first: what to read before replying.
+
+    Each item has its time, author ([staff] marks ours), sentiment and text; acks are shown where
+    they happened, and the items still waiting for a reply are marked. THREAD_ID comes from
+    `listener threads` (a unique prefix of 4 or more characters is enough).
+
+    \b
+    Example:
+        listener thread t3f9a1c2b7e
+    """
+    config = state.config
+    detail = pipeline.thread_detail(state.open_db(), config, thread_id)
+    if fmt != "table":
+        rows = [{**row, "at": store.iso(row["at"])} for row in detail.conversation]
+        emit(rows, CONVERSATION_FIELDS, fmt)
+        return
+    click.echo(_transcript(detail, config))
+
+
+def _transcript(detail: Any, config: Config) -> str:
+    import textwrap
+
+    summary = detail.summary
+    lines = [f"{summary.title or '(untitled)'}  [{summary.id}]"]
+    if summary.url or summary.feed:
+        lines.append("  ".join(part for part in (summary.url, f"feed: {summary.feed}" if summary.feed else "") if part))
+    state = summary.status.replace("_", " ")
+    if summary.needs_reply:
+        parts = ", ".join(f"{name} {value:.1f}" for name, value in summary.why.items())
+        state += f", priority {summary.priority:.1f} ({parts}), waiting {summary.as_json()['waiting']}"
+    if _flags(summary):
+        state += f"; {_flags(summary)}"
+    lines += [state, ""]
+    width = min(100, shutil.get_terminal_size((100, 24)).columns)
+    for row in detail.conversation:
+        when = _local(row["at"], config.timezone)
+        if row["kind"] == "ack":
+            lines.append(f"{when}  -- {row['title']} (by {row['author'] or 'someone'})")
+            continue
+        who = (row["author"] or "(anonymous)") + (" [staff]" if row["staff"] else "")
+        score = f"{row['compound']:+.2f} {row['mood']}" if row["compound"] is not None else "not scored"
+        mark = "  <- waiting for a reply" if row["unanswered"] else ""
+        lines.append(f"{when}  {who}  {score}{mark}")
+        text = row["text"] or ""
+        if row["title"] and not text.startswith(row["title"]):
+            text = f"{row['title']}: {text}" if text else row["title"]
+        if len(text) > TRANSCRIPT_TEXT_CHARS:
+            text = text[: TRANSCRIPT_TEXT_CHARS - 1] + "…"
+        lines += textwrap.wrap(text, width=width, initial_indent="    ", subsequent_indent="    ") or ["    (no text)"]
+        if row["url"]:
+            lines.append(f"    {row['url']}")
+    return "\n".join(lines)
+
+
+@cli.command()
+@click.argument("thread_id")
+@click.option("--note", help="Why it is handled: what you did, where you replied.")
+@click.option("--by", help="Who handled it (default: your user name).")
+@pass_state
+def ack(state: State, thread_id: str, note: str | None, by: str | None) -> None:
+    """Mark a thread handled: it needs a reply again only when a newer negative item arrives.
+
+    The ack is kept with who made it, when, and the note; `listener thread` shows it.
+
+    \b
+    Example:
+        listener ack t3f9a1c2b7e --note "replied on the blog, ticket 4711"
+    """
+    import getpass
+    import os
+
+    if by is None:
+        try:
+            by = os.environ.get("USER") or getpass.getuser()
+        except Exception:  # noqa: BLE001 - no user name anywhere (a bare container): the ack still counts
+            by = None
+    record = pipeline.ack_thread(state.open_db(), thread_id, by=by, note=note)
+    click.echo(f"acked {record['thread_id']} at {record['acked_at']}" + (f" by {by}" if by else ""))
+
+
+@cli.command()
+@click.option("--stop-timeout", type=click.FloatRange(0, 3600), default=30.0, show_default=True, metavar="SECONDS",
+              help="After SIGTERM/SIGINT, how long the work in flight may take before it is abandoned.")
+@click.pass_context
+def run(ctx: click.Context, stop_timeout: float) -> None:
+    """Run the daemon: poll each feed on its schedule, send the digest at schedule.digest.
+
+    Logs to stderr (INFO by default here; -q for errors only, -vv for debug). Stops cleanly on
+    SIGTERM or SIGINT with exit status 0; exits 75 when another daemon serves the same database.
+
+    \b
+    Example (or use deploy/listener.service with systemd):
+        listener --config ~/listening/feeds.yaml run
+    """
+    from listener import daemon
+
+    root = logging.getLogger()
+    if not ctx.meta["quiet"] and root.level > logging.INFO:
+        root.setLevel(logging.INFO)
+    ctx.exit(daemon.run(ctx.obj.config, stop_timeout=stop_timeout))
+
+
+@cli.command()
+@click.option("--older-than", metavar="AGE", help="Prune items untouched for this long (default: retention_days).")
+@pass_state
+def prune(state: State, older_than: str | None) -> None:
+    """Drop the text of old items, keeping their identities so they never come back as new.
+
+    The daemon does this daily; run it from cron when you poll from cron.
+
+    \b
+    Example:
+        listener prune --older-than 90d
+    """
+    age = None
+    if older_than is not None:
+        try:
+            age = dt.timedelta(seconds=parse_duration(older_than))
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--older-than") from None
+    pruned = pipeline.prune(state.config, older_than=age)
+    click.echo(f"pruned the text of {pruned} items")
+
+
+def parse_day(value: str | None, timezone: str, *, param: str = "--date") -> dt.date | None:
+    """`YYYY-MM-DD`, `today` or `yesterday` (in `timezone`); None means today."""
+    if value is None:
+        return None
+    text = value.strip().lower()
+    today = store.utcnow().astimezone(ZoneInfo(timezone)).date()
+    if text in ("today", "yesterday"):
+        return today - dt.timedelta(days=text == "yesterday")
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise click.BadParameter(f"expected a date like {today.isoformat()}, today or yesterday, got {value!r}",
+                                 param_hint=param) from None
+
+
+def date_option() -> Callable:
+    return click.option("--date", "day", metavar="DATE",
+                        help="The day: YYYY-MM-DD, today or yesterday (default today, in the config's timezone).")
+
+
+@cli.command()
+@date_option()
+@click.option("--out", type=click.Path(file_okay=False), metavar="DIR",
+              help="Write into DIR instead of the config's reports_dir.")
+@click.pass_context
+def report(ctx: click.Context, day: str | None, out: str | None) -> None:
+    """Render the day's mood-temperature report and refresh the index; print its path.
+
+    Writes reports/YYYY-MM-DD.html (a self-contained page: no scripts, nothing remote) and
+    reports/index.html, which links every day.
+
+    \b
+    Example:
+        listener report --date yesterday && xdg-open reports/index.html
+    """
+    state: State = ctx.obj
+    path = pipeline.render_report(state.config, parse_day(day, state.config.timezone), out)
+    if not ctx.meta["quiet"]:
+        click.echo(str(path))
+
+
+@cli.command()
+@date_option()
+@click.option("--send", is_flag=True, help="Send it over SMTP (digest.smtp) instead of printing it.")
+@click.option("--to", "to", multiple=True, metavar="ADDR", help="Send to ADDR instead of digest.to (repeatable).")
+@click.option("--force", is_flag=True, help="Send again to recipients who already got this day's digest.")
+@click.pass_context
+def digest(ctx: click.Context, day: str | None, send: bool, to: tuple[str, ...], force: bool) -> None:
+    """Build the day's digest email; print it, or send it with --send.
+
+    Sent at most once per day and recipient (the ledger in the database) unless --force. A
+    failed send exits 1 with one line; the next run sends it to whoever did not get it.
+
+    \b
+    Example:
+        listener digest | less
+        listener digest --send --to me@example.com
+    """
+    from listener import mail
+
+    state: State = ctx.obj
+    outcome = pipeline.run_digest(state.config, parse_day(day, state.config.timezone), send=send, to=to or None,
+                                  force=force)
+    if not send:
+        click.echo(mail.printable(outcome.message), nl=False)
+    elif not ctx.meta["quiet"]:
+        click.echo(outcome.line())
+
+
+def main() -> None:
+    cli(prog_name="listener")

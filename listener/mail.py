@@ -1,0 +1,201 @@
+"""The digest email: building the message and handing it to an SMTP server.
+
+Headers are built only from our own strings and the config, and cleaned again here: a CR or
+LF that reached a header could add one (RELIABILITY D6). Sending never hangs (every socket
+operation has the configured timeout), and every way it can fail becomes one `MailError`
+whose `permanent` says whether trying again can help. The ledger of what was sent lives in
+the database and is kept by `pipeline.run_digest`; this module never decides "sent".
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import email.policy
+import hashlib
+import logging
+import re
+import smtplib
+import socket
+import ssl
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from email.message import EmailMessage
+from email.utils import format_datetime
+
+from listener.errors import MailError, UsageError
+from listener.models import SmtpSpec
+
+log = logging.getLogger(__name__)
+
+MAX_MESSAGE_BYTES = 5 * 1024 * 1024  # RELIABILITY G7: well under what servers accept
+_ADDRESS = re.compile(r'[^@\s<>,;:"()\[\]\\\x00-\x1f\x7f]+@[^@\s<>,;:"()\[\]\\\x00-\x1f\x7f]+')
+_HEADER_JUNK = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufeff]+")
+
+
+def clean_header(value: str, limit: int = 250) -> str:
+    """One line: CR, LF, every other control character and bidi controls become a space."""
+    text = " ".join(_HEADER_JUNK.sub(" ", str(value)).split())
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def check_address(address: str) -> str:
+    """A bare address (user@example.com); anything else, CR/LF included, is a usage error."""
+    address = address.strip()
+    if not _ADDRESS.fullmatch(address):
+        raise UsageError(f"not an email address: {address!r} (expected one like team@example.com)")
+    return address
+
+
+def message_id(day: dt.date, recipients: Sequence[str], *, resend: int = 0) -> str:
+    """<digest-YYYYMMDD-HASH@listener>: the same for the same day and recipient list, so a retry
+    after a crash reuses it and mail clients can drop the duplicate. A forced resend (`resend` > 0)
+    gets its own, or clients that deduplicate would hide it."""
+    digest = hashlib.sha256(",".join(sorted({r.strip().lower() for r in recipients})).encode()).hexdigest()[:12]
+    suffix = f"-r{resend}" if resend else ""
+    return f"<digest-{day:%Y%m%d}-{digest}{suffix}@listener>"
+
+
+def build_message(*, subject: str, from_addr: str, to: Sequence[str], text: str, html: str,
+                  message_id: str, date: dt.datetime) -> EmailMessage:
+    """multipart/alternative: text/plain first, then text/html, both UTF-8 quoted-printable."""
+    message = EmailMessage(policy=email.policy.SMTP)
+    message["Subject"] = clean_header(subject)
+    message["From"] = check_address(from_addr)
+    if to:  # none only when printing a digest no one is configured to receive
+        message["To"] = ", ".join(check_address(address) for address in to)
+    message["Date"] = format_datetime(date)
+    message["Message-ID"] = clean_header(message_id)
+    message["Auto-Submitted"] = "auto-generated"  # RFC 3834: autoresponders stay quiet
+    message["X-Auto-Response-Suppress"] = "All"
+    message.set_content(text, subtype="plain", charset="utf-8", cte="quoted-printable")
+    message.add_alternative(html, subtype="html", charset="utf-8", cte="quoted-printable")
+    size = len(message.as_bytes())
+    if size > MAX_MESSAGE_BYTES:
+        raise MailError("too_large", f"the digest is {size} bytes, over {MAX_MESSAGE_BYTES}: lower digest.max_items",
+                        permanent=True)
+    return message
+
+
+def printable(message: EmailMessage) -> str:
+    """The message as it would be sent, with \\n line ends (for `listener digest` without --send)."""
+    return message.as_string(policy=message.policy.clone(linesep="\n"))
+
+
+@dataclass
+class Delivery:
+    """What the server said: who it accepted and who it refused (code, text) in one transaction."""
+
+    accepted: list[str] = field(default_factory=list)
+    refused: dict[str, tuple[int, str]] = field(default_factory=dict)
+
+
+def send(message: EmailMessage, recipients: Sequence[str], spec: SmtpSpec, *, from_addr: str,
+         password: str | None = None) -> Delivery:
+    """Send `message` to `recipients` (the envelope; headers are not read for recipients).
+
+    A refusal of some recipients comes back in `Delivery.refused`; a failure of the whole
+    transaction (connection, timeout, TLS, login, sender or DATA refused) raises MailError.
+    Once the server has accepted the data, a failure while saying goodbye is only logged.
+    """
+    if spec.username and not password:
+        raise MailError("auth", f"digest.smtp.username is set but ${spec.password_env} is empty")
+    where = f"{spec.host}:{spec.port}"
+    refused: dict | None = None
+    try:
+        with _connect(spec) as smtp:
+            if spec.starttls:
+                smtp.starttls(context=ssl.create_default_context())
+                smtp.ehlo()
+            if spec.username:
+                smtp.login(spec.username, password or "")
+            refused = smtp.send_message(message, from_addr=from_addr, to_addrs=list(recipients))
+    except smtplib.SMTPRecipientsRefused as exc:
+        return Delivery([], {_text(k): _reply(v) for k, v in exc.recipients.items()})
+    except Exception as exc:  # noqa: BLE001 - every failure becomes one MailError below
+        if refused is None:
+            raise _mail_error(exc, where, spec) from None
+        log.warning("SMTP %s accepted the digest but the goodbye failed: %s", where, exc)
+    refused_map = {_text(k): _reply(v) for k, v in (refused or {}).items()}
+    return Delivery([r for r in recipients if r not in refused_map], refused_map)
+
+
+def _connect(spec: SmtpSpec) -> smtplib.SMTP:
+    if spec.ssl:
+        return smtplib.SMTP_SSL(spec.host, spec.port, timeout=spec.timeout,
+                                context=ssl.create_default_context())
+    return smtplib.SMTP(spec.host, spec.port, timeout=spec.timeout)
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+
+
+def _reply(value: tuple) -> tuple[int, str]:
+    code, text = value
+    return int(code), clean_header(_text(text), 200)
+
+
+def _mail_error(exc: Exception, where: str, spec: SmtpSpec) -> MailError:
+    """One line that says what happened and whether retrying can help. Never the password."""
+    if isinstance(exc, smtplib.SMTPAuthenticationError):
+        return MailError("auth", f"SMTP {where} refused the login of {spec.username!r}: "
+                                 f"{exc.smtp_code} {clean_header(_text(exc.smtp_error), 200)}")
+    if isinstance(exc, smtplib.SMTPNotSupportedError):
+        return MailError("tls", f"SMTP {where} does not offer STARTTLS ({clean_header(str(exc), 200)})")
+    if isinstance(exc, smtplib.SMTPResponseException):
+        code = int(exc.smtp_code)
+        what = {smtplib.SMTPSenderRefused: "refused the sender", smtplib.SMTPDataError: "refused the message"}.get(
+            type(exc), "answered")
+        permanent = 500 <= code < 600
+        return MailError("refused" if permanent else "temporary",
+                         f"SMTP {where} {what}: {code} {clean_header(_text(exc.smtp_error), 200)}", permanent=permanent)
+    if isinstance(exc, (socket.timeout, TimeoutError)):
+        return MailError("timeout", f"SMTP {where} did not answer within {spec.timeout:g}s")
+    if isinstance(exc, ssl.SSLError):
+        return MailError("tls", f"TLS with SMTP {where} failed: {clean_header(str(exc), 200)}")
+    if isinstance(exc, smtplib.SMTPServerDisconnected):
+        return MailError("network", f"SMTP {where} closed the connection: {clean_header(str(exc), 200)}")
+    if isinstance(exc, ConnectionRefusedError):
+        return MailError("network", f"cannot connect to SMTP {where}: connection refused")
+    if isinstance(exc, OSError):
+        return MailError("network", f"cannot reach SMTP {where}: {clean_header(exc.strerror or str(exc), 200)}")
+    if isinstance(exc, smtplib.SMTPException):
+        return MailError("smtp", f"SMTP {where}: {clean_header(str(exc), 200)}")
+    return MailError("smtp", f"SMTP {where}: {type(exc).__name__}: {clean_header(str(exc), 200)}")
+
+
+# --- the outcome of a digest run ---------------------------------------------------------------
+
+
+@dataclass
+class DigestOutcome:
+    """One `listener digest` run: the message, and per recipient what happened."""
+
+    day: dt.date
+    message: EmailMessage
+    recipients: tuple[str, ...]
+    sent: list[str] = field(default_factory=list)
+    already_sent: list[str] = field(default_factory=list)
+    permanent: list[str] = field(default_factory=list)  # refused for good earlier; --force retries
+    in_flight: list[str] = field(default_factory=list)  # another run is sending to them now
+    failed: dict[str, str] = field(default_factory=dict)  # recipient -> why, this run
+    report_path: str | None = None
+
+    @property
+    def subject(self) -> str:
+        return str(self.message["Subject"])
+
+    def line(self) -> str:
+        """One line for the terminal (and cron's mail)."""
+        parts = []
+        if self.sent:
+            parts.append(f"sent to {', '.join(self.sent)}")
+        if self.already_sent:
+            parts.append(f"already sent to {', '.join(self.already_sent)} (--force to resend)")
+        if self.permanent:
+            parts.append(f"not sent to {', '.join(self.permanent)}: refused for good earlier (--force to retry)")
+        if self.in_flight:
+            parts.append(f"another run is sending to {', '.join(self.in_flight)}")
+        if self.failed:
+            parts.append("not sent to " + "; ".join(f"{who}: {why}" for who, why in self.failed.items()))
+        return f"digest {self.day.isoformat()}: " + ("; ".join(parts) or "nothing to send")

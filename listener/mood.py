@@ -1,0 +1,273 @@
+"""Daily mood: counts, mean compound, the 0-100 temperature, its trend and the spike flag.
+
+Pure functions over plain values; nothing here reads the database or the clock.
+
+A day is a local calendar day in the configured time zone, and an item belongs to the day
+listener *first saw* it (`first_seen`), not the day its publisher claims: a bad or future
+date cannot move an item out of the report, and every mention lands in exactly one day.
+
+The temperature of a day with `n` mentions of which `k` are negative:
+
+    s = k / (n + PSEUDO)                                  negative share, shrunk toward 0
+    T = 100 * (1 - exp(-s / SHARE_SCALE)) * (1/2 + n / (2 * (n + VOLUME_HALF)))
+
+The first factor turns the negative share into heat (a quarter negative is already warm,
+half negative is hot); the pseudo-count keeps two angry comments on a quiet day from reading
+as a fully negative day. The second factor grows from 1/2 towards 1 with volume, so the same
+share on a busier day is hotter. T never leaves [0, 100).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
+
+PSEUDO = 4.0  # mentions of "not negative" every day starts with
+SHARE_SCALE = 0.3  # negative share at which the share factor reaches 1 - 1/e
+VOLUME_HALF = 20.0  # mentions a day at which the volume factor is halfway from 1/2 to 1
+
+WORDS = ("calm", "mild", "warm", "hot", "boiling")  # bands of 20 degrees
+
+TREND_DAYS = 7  # today is compared with an average day of this many previous days
+BASELINE_DAYS = 14  # a term's own recent negativity, for the spike flag
+SPIKE_MIN_NEGATIVE = 3  # fewer negative mentions than this is never a spike
+SPIKE_MIN_RISE = 0.10  # the day's negative share must exceed the baseline by this much...
+SPIKE_MIN_RATIO = 1.5  # ...and be at least this many times the baseline...
+SPIKE_P_VALUE = 0.01  # ...and be this unlikely under the baseline rate (binomial upper tail)
+PRIOR_RATE, PRIOR_WEIGHT = 0.15, 10.0  # what a term with little history is assumed to run at
+
+OVERALL = ""  # the scope key of "all mentions"
+
+
+def temperature(negative: float, total: float) -> float:
+    """Heat from 0 (calm) to 100 (boiling) of a day with `total` mentions, `negative` of them negative."""
+    if total <= 0 or negative <= 0:
+        return 0.0
+    negative = min(negative, total)
+    share = negative / (total + PSEUDO)
+    heat = 1.0 - math.exp(-share / SHARE_SCALE)
+    volume = 0.5 + 0.5 * total / (total + VOLUME_HALF)
+    return 100.0 * heat * volume
+
+
+def word(degrees: float) -> str:
+    """calm below 20, mild below 40, warm below 60, hot below 80, boiling from 80."""
+    return WORDS[min(len(WORDS) - 1, max(0, int(degrees // 20)))]
+
+
+def classify(compound: float | None, *, negative: float, positive: float) -> str:
+    """negative when compound <= `negative`, positive when >= `positive`, else (or unscored) neutral."""
+    if compound is None:
+        return "neutral"
+    if compound <= negative:
+        return "negative"
+    if compound >= positive:
+        return "positive"
+    return "neutral"
+
+
+# --- days -------------------------------------------------------------------------------------
+
+
+def local_day(moment: dt.datetime, timezone: str) -> dt.date:
+    """The calendar day `moment` (aware) falls on in `timezone`."""
+    return moment.astimezone(ZoneInfo(timezone)).date()
+
+
+def day_bounds(day: dt.date, timezone: str) -> tuple[dt.datetime, dt.datetime]:
+    """[start, end) of a local day, in UTC: 23 or 25 hours long on DST days."""
+    zone = ZoneInfo(timezone)
+    start = dt.datetime.combine(day, dt.time(0), tzinfo=zone)
+    end = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(0), tzinfo=zone)
+    return start.astimezone(dt.timezone.utc), end.astimezone(dt.timezone.utc)
+
+
+# --- tallies ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Mention:
+    """What the mood needs of one mention."""
+
+    first_seen: dt.datetime  # aware
+    compound: float | None
+    terms: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Tally:
+    """One scope (overall or one watch term) on one day, or pooled over several days."""
+
+    positive: int = 0
+    neutral: int = 0
+    negative: int = 0
+    compound_sum: float = 0.0
+    scored: int = 0  # mentions with a compound score
+
+    @property
+    def total(self) -> int:
+        return self.positive + self.neutral + self.negative
+
+    @property
+    def mean_compound(self) -> float | None:
+        return self.compound_sum / self.scored if self.scored else None
+
+    @property
+    def negative_share(self) -> float:
+        return self.negative / self.total if self.total else 0.0
+
+    @property
+    def temperature(self) -> float:
+        return temperature(self.negative, self.total)
+
+    def add(self, kind: str, compound: float | None) -> Tally:
+        return Tally(
+            positive=self.positive + (kind == "positive"),
+            neutral=self.neutral + (kind == "neutral"),
+            negative=self.negative + (kind == "negative"),
+            compound_sum=self.compound_sum + (compound or 0.0),
+            scored=self.scored + (compound is not None),
+        )
+
+    def __add__(self, other: Tally) -> Tally:
+        return Tally(self.positive + other.positive, self.neutral + other.neutral,
+                     self.negative + other.negative, self.compound_sum + other.compound_sum,
+                     self.scored + other.scored)
+
+
+Tallies = dict[dt.date, dict[str, Tally]]  # day -> scope (OVERALL or a watch name) -> tally
+
+
+def tally(mentions: Iterable[Mention], *, timezone: str, negative: float, positive: float,
+          terms: Sequence[str] = ()) -> Tallies:
+    """Count every mention into its local day, overall and under each watch term it names.
+
+    Terms not in `terms` (a watch entry since removed from the config) are ignored; `terms`
+    matches case-insensitively and reports the configured spelling.
+    """
+    spelled = {name.casefold(): name for name in terms}
+    days: Tallies = {}
+    for mention in mentions:
+        day = local_day(mention.first_seen, timezone)
+        kind = classify(mention.compound, negative=negative, positive=positive)
+        scopes = days.setdefault(day, {})
+        names = {spelled[t.casefold()] for t in mention.terms if isinstance(t, str) and t.casefold() in spelled}
+        for scope in (OVERALL, *sorted(names)):
+            scopes[scope] = scopes.get(scope, Tally()).add(kind, mention.compound)
+    return days
+
+
+def pooled(days: Tallies, scope: str, span: Iterable[dt.date]) -> Tally:
+    total = Tally()
+    for day in span:
+        total = total + days.get(day, {}).get(scope, Tally())
+    return total
+
+
+def previous_days(day: dt.date, count: int) -> list[dt.date]:
+    """The `count` days before `day`, oldest first."""
+    return [day - dt.timedelta(days=offset) for offset in range(count, 0, -1)]
+
+
+def trend(days: Tallies, scope: str, day: dt.date, *, span: int = TREND_DAYS) -> float:
+    """Degrees above (+) or below (-) an average day of the previous `span` days.
+
+    The average day has the mean daily counts of those days (quiet days count as zero), so a
+    term that was silent all week and heard today reads as warming up.
+    """
+    before = pooled(days, scope, previous_days(day, span))
+    average = temperature(before.negative / span, before.total / span)
+    return days.get(day, {}).get(scope, Tally()).temperature - average
+
+
+# --- spikes -----------------------------------------------------------------------------------
+
+
+def binomial_upper_tail(k: int, n: int, p: float) -> float:
+    """P(X >= k) for X ~ Binomial(n, p), computed in log space so large n cannot overflow."""
+    if k <= 0:
+        return 1.0
+    if k > n:
+        return 0.0
+    if p <= 0.0:
+        return 0.0
+    if p >= 1.0:
+        return 1.0
+    log_p, log_q = math.log(p), math.log1p(-p)
+    total = 0.0
+    for i in range(k, n + 1):
+        log_term = (math.lgamma(n + 1) - math.lgamma(i + 1) - math.lgamma(n - i + 1)
+                    + i * log_p + (n - i) * log_q)
+        term = math.exp(log_term)
+        total += term
+        if term < total * 1e-12 and i > n * p:  # past the mode, terms only shrink
+            break
+    return min(1.0, total)
+
+
+@dataclass(frozen=True)
+class Spike:
+    """Whether a day's negativity is well above the scope's own recent baseline, and why."""
+
+    flagged: bool
+    share: float  # the day's negative share
+    baseline: float  # the smoothed baseline negative share
+    p_value: float
+
+
+def spike(today: Tally, baseline: Tally) -> Spike:
+    """Flag a day whose negative share is well above its baseline: all of three tests must pass.
+
+    - at least SPIKE_MIN_NEGATIVE negative mentions (two angry comments are not a spike);
+    - a real rise: share >= baseline + SPIKE_MIN_RISE and >= SPIKE_MIN_RATIO x baseline
+      (on thousands of mentions a one-point rise is "significant" but means nothing);
+    - unlikely by chance: P(X >= k) <= SPIKE_P_VALUE for X ~ Binomial(n, baseline).
+
+    The baseline is the pooled negative share of the previous days, shrunk toward
+    PRIOR_RATE with PRIOR_WEIGHT pseudo-mentions so a term with little history still has one.
+    """
+    rate = (baseline.negative + PRIOR_RATE * PRIOR_WEIGHT) / (baseline.total + PRIOR_WEIGHT)
+    share = today.negative_share
+    p_value = binomial_upper_tail(today.negative, today.total, rate)
+    flagged = (today.negative >= SPIKE_MIN_NEGATIVE
+               and share >= rate + SPIKE_MIN_RISE
+               and share >= SPIKE_MIN_RATIO * rate
+               and p_value <= SPIKE_P_VALUE)
+    return Spike(flagged, share, rate, p_value)
+
+
+# --- one scope's day, as the report shows it ----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ScopeMood:
+    """Everything the report shows for one scope on one day."""
+
+    name: str  # OVERALL or a watch name
+    day: dt.date
+    tally: Tally
+    degrees: float
+    word: str
+    trend: float
+    spike: Spike
+    series: tuple[tuple[dt.date, Tally], ...]  # the chart's days, oldest first, `day` last
+
+
+def scope_mood(days: Tallies, scope: str, day: dt.date, *, chart_days: int = 14) -> ScopeMood:
+    today = days.get(day, {}).get(scope, Tally())
+    degrees = today.temperature
+    series = tuple((d, days.get(d, {}).get(scope, Tally())) for d in [*previous_days(day, chart_days - 1), day])
+    return ScopeMood(
+        name=scope, day=day, tally=today, degrees=degrees, word=word(degrees),
+        trend=trend(days, scope, day),
+        spike=spike(today, pooled(days, scope, previous_days(day, BASELINE_DAYS))),
+        series=series,
+    )
+
+
+def history_start(day: dt.date, *, chart_days: int = 14) -> dt.date:
+    """The first day whose mentions the moods of `day` depend on (chart, trend and baseline)."""
+    return day - dt.timedelta(days=max(chart_days - 1, TREND_DAYS, BASELINE_DAYS))

@@ -1,0 +1,627 @@
+"""The day's report and digest: one Jinja environment (autoescape on) over plain, cleaned view objects.
+
+Everything a feed wrote reaches a template only through the view objects built here, which
+clean it first: control, bidi and zero-width characters are removed, lengths are capped, and
+a link is kept only when it is http(s). The templates escape every value again (autoescape),
+and an `href` is written only through the `href` filter, which checks the scheme once more.
+One item that cannot be turned into a view is logged and left out; it never stops the page.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import json
+import logging
+import math
+import os
+import re
+import tempfile
+import unicodedata
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
+
+import css_inline
+import jinja2
+from markupsafe import Markup
+
+from listener import mood
+
+log = logging.getLogger(__name__)
+
+TITLE_CHARS = 300
+TEXT_CHARS = 600
+NAME_CHARS = 120
+ERROR_CHARS = 240
+TOP_MENTIONS = 8  # most negative / most positive mentions shown
+REPORT_MAX_THREADS = 100  # threads listed in the report; the rest are counted (listener threads lists all)
+CHART_DAYS = 14
+STALE_DAYS = 7  # a healthy feed with no new item for this long is listed as stale
+FAILING_AFTER = 3  # consecutive errors before a feed is shown as failing (RELIABILITY A4)
+REPORT_NAME = re.compile(r"^(\d{4}-\d{2}-\d{2})\.html$")
+
+# --- hostile text -----------------------------------------------------------------------------
+
+# C0 and C1 controls (tab and newline kept by clean_text), DEL, bidi embeddings, overrides and
+# isolates, zero-width characters and the BOM (RELIABILITY B6, D8), and lone surrogates.
+_INVISIBLE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2064"
+                        "\u2066-\u206f\ufeff\ufff9-\ufffb\ud800-\udfff]")
+_SPACES = re.compile(r"[ \t\r\n\x0b\x0c\u0085\u2028\u2029]+")
+_URL = re.compile(r"^https?://[^\s\x00-\x1f\x7f<>\"'`\\]+$", re.IGNORECASE)
+
+
+def clean_text(value: Any, limit: int | None = None, *, lines: bool = False) -> str:
+    """Feed text made safe to show: no control, bidi or zero-width characters, whitespace folded.
+
+    `lines` keeps line breaks (folding the rest); `limit` cuts at a word boundary with an ellipsis.
+    """
+    if value is None:
+        return ""
+    text = unicodedata.normalize("NFC", _INVISIBLE.sub("", str(value).replace("\r\n", "\n").replace("\r", "\n")))
+    if lines:
+        text = "\n".join(_SPACES.sub(" ", line).strip() for line in text.split("\n"))
+        text = re.sub(r"\n{3,}", "\n\n", text).strip()
+    else:
+        text = _SPACES.sub(" ", text).strip()
+    if limit is not None and len(text) > limit:
+        cut = text[: limit - 1]
+        space = cut.rfind(" ")
+        text = (cut[:space] if space > limit * 0.6 else cut).rstrip() + "…"
+    return text
+
+
+def header_text(value: Any, limit: int = 200) -> str:
+    """Text that may go into an email header: one line, no CR, LF or control characters."""
+    return clean_text(value, limit)
+
+
+def safe_url(value: Any) -> str | None:
+    """`value` when it is an absolute http(s) URL with a host, else None (RELIABILITY D3)."""
+    if not isinstance(value, str):
+        return None
+    url = value.strip()
+    if len(url) > 2048 or not _URL.match(url):
+        return None
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return None
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        return None
+    return url
+
+
+def href(value: Any) -> str:
+    """The template filter every href goes through: the URL when it is http(s), else a harmless '#'."""
+    return safe_url(value) or "#"
+
+
+def local_href(value: Any) -> str:
+    """The index's links: only a report's own file name (YYYY-MM-DD.html), else '#'."""
+    return value if isinstance(value, str) and REPORT_NAME.match(value) else "#"
+
+
+def url_host(value: Any) -> str:
+    """The host a link goes to, shown beside it so a lying title cannot hide it (RELIABILITY D8)."""
+    url = safe_url(value)
+    if url is None:
+        return ""
+    host = (urlsplit(url).hostname or "").lower()
+    try:
+        return host.encode("ascii").decode("idna") if "xn--" in host else host
+    except UnicodeError:
+        return host
+
+
+def _finalize(value: Any) -> Any:
+    """Every {{ value }} in every template: strip control and bidi characters from plain strings."""
+    if value is None:
+        return ""
+    if isinstance(value, str) and not isinstance(value, Markup):
+        return _INVISIBLE.sub("", value)
+    return value
+
+
+# --- the environment --------------------------------------------------------------------------
+
+
+def _strict_by_default() -> bool:
+    return bool(os.environ.get("LISTENER_STRICT_TEMPLATES") or os.environ.get("PYTEST_CURRENT_TEST"))
+
+
+@functools.lru_cache(maxsize=2)
+def _environment(strict: bool) -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("listener", "templates"),
+        # HTML-escape every template and template string; digest.txt is plain text, where escaping
+        # would turn "AT&T" into "AT&amp;T": there _finalize and the view objects keep it clean.
+        autoescape=jinja2.select_autoescape(enabled_extensions=("html", "htm", "xml", "svg"),
+                                            disabled_extensions=("txt",),
+                                            default_for_string=True, default=True),
+        undefined=jinja2.StrictUndefined if strict else jinja2.Undefined,
+        finalize=_finalize,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters.update(href=href, local_href=local_href, host=url_host, signed=_signed, percent=_percent, waited=human_duration,
+                       local_time=_local_time, wrap_text=_wrap_text)
+    env.globals.update(words=mood.WORDS)
+    return env
+
+
+def environment(strict: bool | None = None) -> jinja2.Environment:
+    """The one Jinja environment; StrictUndefined under tests (or LISTENER_STRICT_TEMPLATES=1)."""
+    return _environment(_strict_by_default() if strict is None else strict)
+
+
+# --- formatting filters -----------------------------------------------------------------------
+
+
+def _signed(value: float | None, digits: int = 2) -> str:
+    if value is None:
+        return "n/a"
+    text = f"{value:+.{digits}f}"
+    return "±0" if text.lstrip("+-").strip("0.") == "" else text.replace("-", "−")
+
+
+def _percent(value: float | None) -> str:
+    return "n/a" if value is None else f"{round(100 * value)}%"
+
+
+def human_duration(seconds: float | None) -> str:
+    """45 min, 3 h 20 min, 2 days 4 h."""
+    if seconds is None or not math.isfinite(seconds):
+        return ""
+    minutes = int(max(0.0, seconds) // 60)
+    days, hours, mins = minutes // 1440, minutes % 1440 // 60, minutes % 60
+    if days:
+        return f"{days} day{'s' if days != 1 else ''}" + (f" {hours} h" if hours else "")
+    if hours:
+        return f"{hours} h" + (f" {mins} min" if mins else "")
+    return f"{mins} min" if mins else "under a minute"
+
+
+def _local_time(moment: dt.datetime | None, timezone: str, fmt: str = "%H:%M") -> str:
+    if moment is None:
+        return ""
+    return moment.astimezone(ZoneInfo(timezone)).strftime(fmt)
+
+
+def _wrap_text(text: str, width: int = 76, indent: str = "") -> str:
+    import textwrap
+
+    return "\n".join(textwrap.fill(line, width, initial_indent=indent, subsequent_indent=indent,
+                                   break_long_words=False, break_on_hyphens=False) or indent.rstrip()
+                     for line in str(text).split("\n"))
+
+
+# --- view objects -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Bar:
+    """One day of a trend chart, with its geometry already computed (the SVG has only numbers)."""
+
+    day: dt.date
+    degrees: int
+    word: str
+    total: int
+    negative: int
+    x: float
+    y: float
+    width: float
+    height: float
+    today: bool
+    label: str  # day of month under the bar, every other day
+
+    @property
+    def note(self) -> str:
+        if not self.total:
+            return f"{self.day:%a %d %b}: no mentions"
+        return f"{self.day:%a %d %b}: {self.word} {self.degrees}° ({self.negative} of {self.total} negative)"
+
+
+@dataclass(frozen=True)
+class Chart:
+    width: int
+    height: int
+    baseline: float
+    bars: tuple[Bar, ...]
+    gridlines: tuple[float, ...]
+
+    @property
+    def text(self) -> str:
+        """The chart for plain text: each day's degrees, '-' for a day without mentions."""
+        return " ".join(str(bar.degrees) if bar.total else "-" for bar in self.bars)
+
+    @property
+    def email_bars(self) -> tuple[tuple[Bar, int], ...]:
+        """(bar, height in px) for the table-cell chart in the email."""
+        return tuple((bar, max(2, round(bar.degrees * 0.6)) if bar.total else 2) for bar in self.bars)
+
+
+def chart(series: Sequence[tuple[dt.date, mood.Tally]], *, width: int = 280, height: int = 84) -> Chart:
+    """Bars of temperature per day; the plot area is 0-100 degrees over the top 66 units."""
+    plot, baseline, step = 66.0, 72.0, width / max(1, len(series))
+    bars = []
+    for index, (day, tally) in enumerate(series):
+        degrees = round(tally.temperature)
+        bar_height = max(1.5, plot * degrees / 100) if tally.total else 1.0
+        bars.append(Bar(
+            day=day, degrees=degrees, word=mood.word(tally.temperature), total=tally.total,
+            negative=tally.negative, x=round(index * step + step * 0.15, 2), y=round(baseline - bar_height, 2),
+            width=round(step * 0.7, 2), height=round(bar_height, 2), today=index == len(series) - 1,
+            label=str(day.day) if (len(series) - 1 - index) % 2 == 0 else "",
+        ))
+    grid = tuple(round(baseline - plot * level / 100, 2) for level in (20, 40, 60, 80))
+    return Chart(width, height, baseline, tuple(bars), grid)
+
+
+@dataclass(frozen=True)
+class HeatView:
+    """One scope's day: overall (name "") or one watch term."""
+
+    name: str
+    degrees: int
+    word: str
+    trend: int
+    positive: int
+    neutral: int
+    negative: int
+    total: int
+    mean_compound: float | None
+    spike: bool
+    spike_note: str
+    chart: Chart
+
+    @property
+    def label(self) -> str:
+        return self.name or "Overall"
+
+    @property
+    def trend_word(self) -> str:
+        if self.trend >= 5:
+            return "warmer"
+        if self.trend <= -5:
+            return "cooler"
+        return "steady"
+
+    def share(self, kind: str) -> float:
+        return getattr(self, kind) / self.total if self.total else 0.0
+
+
+def heat_view(scope: mood.ScopeMood) -> HeatView:
+    tally, spike = scope.tally, scope.spike
+    note = ""
+    if spike.flagged:
+        note = (f"{tally.negative} of {tally.total} negative ({_percent(spike.share)}), "
+                f"usually about {_percent(spike.baseline)}")
+    return HeatView(
+        name=clean_text(scope.name, NAME_CHARS), degrees=round(scope.degrees), word=scope.word,
+        trend=round(scope.trend), positive=tally.positive, neutral=tally.neutral, negative=tally.negative,
+        total=tally.total, mean_compound=tally.mean_compound, spike=spike.flagged, spike_note=note,
+        chart=chart(scope.series),
+    )
+
+
+@dataclass(frozen=True)
+class MentionView:
+    title: str
+    url: str | None
+    host: str
+    feed: str
+    author: str
+    seen: dt.datetime
+    compound: float
+    terms: tuple[str, ...]
+    snippet: str
+    mood: str
+
+
+def mention_view(row: dict[str, Any], *, negative: float, positive: float) -> MentionView:
+    compound = row.get("compound")
+    terms = row.get("terms")
+    if isinstance(terms, str):
+        terms = json.loads(terms or "[]")
+    url = safe_url(row.get("url"))
+    return MentionView(
+        title=clean_text(row.get("title"), TITLE_CHARS) or "(untitled)",
+        url=url,
+        host=url_host(url),
+        feed=clean_text(row.get("feed"), NAME_CHARS),
+        author=clean_text(row.get("author"), NAME_CHARS),
+        seen=_moment(row.get("first_seen") or row.get("published")),
+        compound=float(compound) if compound is not None else 0.0,
+        terms=tuple(clean_text(t, NAME_CHARS) for t in (terms or []) if isinstance(t, str)),
+        snippet=clean_text(row.get("snippet") or row.get("content"), TEXT_CHARS),
+        mood=mood.classify(compound, negative=negative, positive=positive),
+    )
+
+
+@dataclass(frozen=True)
+class ThreadView:
+    """A thread that needs a reply, as the report and the digest quote it."""
+
+    id: str
+    title: str
+    url: str | None
+    host: str
+    feed: str
+    items: int
+    negative_items: int
+    priority: int
+    waited: str
+    quote_author: str
+    quote_text: str
+    quote_url: str | None
+    quote_compound: float | None
+    why: tuple[tuple[str, int], ...]
+    heating_up: bool
+    defended: bool
+    staff_replied: bool
+
+
+WHY_LABELS = {"how_negative": "how negative", "how_many": "negative replies", "how_fast": "comments coming fast",
+              "how_long": "time waiting"}
+
+
+def _field(source: Any, name: str, default: Any = None) -> Any:
+    """A ThreadSummary attribute, or a key of the same name when the thread arrives as a dict."""
+    if isinstance(source, dict):
+        return source.get(name, default)
+    return getattr(source, name, default)
+
+
+def thread_view(summary: Any, *, now: dt.datetime) -> ThreadView:
+    """Adapter over `listener.threads.ThreadSummary` (or a dict with the same fields)."""
+    quote = _field(summary, "unanswered") or {}
+    waiting = _field(summary, "waiting_seconds")
+    if waiting is None and _field(summary, "oldest_unanswered_negative") is not None:
+        waiting = (now - _moment(_field(summary, "oldest_unanswered_negative"))).total_seconds()
+    why = _field(summary, "why") or {}
+    parts = sorted(((WHY_LABELS.get(str(k), clean_text(str(k).replace("_", " "), 40)), float(v))
+                    for k, v in why.items() if isinstance(v, (int, float)) and v > 0),
+                   key=lambda part: -part[1])
+    url = safe_url(_field(summary, "url"))
+    quote_url = safe_url(quote.get("url"))
+    compound = quote.get("compound")
+    return ThreadView(
+        id=clean_text(_field(summary, "id"), 40),
+        title=clean_text(_field(summary, "title"), TITLE_CHARS) or "(untitled thread)",
+        url=url,
+        host=url_host(url or quote_url),
+        feed=clean_text(_field(summary, "feed"), NAME_CHARS),
+        items=int(_field(summary, "items", 0) or 0),
+        negative_items=int(_field(summary, "negative_items", 0) or 0),
+        priority=round(float(_field(summary, "priority", 0.0) or 0.0)),
+        waited=human_duration(waiting),
+        quote_author=clean_text(quote.get("author"), NAME_CHARS) or "someone",
+        quote_text=clean_text(quote.get("text"), TEXT_CHARS),
+        quote_url=quote_url,
+        quote_compound=float(compound) if compound is not None else None,
+        why=tuple((label, round(value)) for label, value in parts[:4]),
+        heating_up=bool(_field(summary, "heating_up", False)),
+        defended=bool(_field(summary, "defended", False)),
+        staff_replied=bool(_field(summary, "staff_replied", False)),
+    )
+
+
+@dataclass(frozen=True)
+class FeedView:
+    name: str
+    state: str  # failing, gone, stale
+    detail: str
+    host: str
+
+
+def feed_views(rows: Iterable[dict[str, Any]], *, now: dt.datetime) -> tuple[list[FeedView], list[FeedView], int]:
+    """(failing or gone feeds, stale feeds, failing comment feeds) from `store.feed_health` rows."""
+    failing, stale, comment_failures = [], [], 0
+    for row in rows:
+        try:
+            errors = int(row.get("consecutive_errors") or 0)
+            gone = row.get("status") == "gone"
+            broken = gone or (row.get("status") == "error" and errors >= FAILING_AFTER)
+            if row.get("kind", "feed") != "feed":
+                comment_failures += broken
+                continue
+            name = clean_text(row.get("name"), NAME_CHARS)
+            host = url_host(row.get("url"))
+            if broken:
+                since = _moment(row["failing_since"]) if row.get("failing_since") else None
+                kind = clean_text(row.get("error_kind"), 40)
+                message = clean_text(row.get("last_error"), ERROR_CHARS)
+                detail = f"{kind}: {message}" if kind and message else (kind or message or "error")
+                detail += f" · {errors} failed polls in a row"
+                if since:
+                    detail += f", failing for {human_duration((now - since).total_seconds())}"
+                failing.append(FeedView(name, "gone" if gone else "failing", detail, host))
+                continue
+            last_new = row.get("last_new_item_at") or row.get("last_ok_at")
+            if row.get("last_polled_at") and last_new:
+                quiet = (now - _moment(last_new)).total_seconds()
+                if quiet >= STALE_DAYS * 86400:
+                    stale.append(FeedView(name, "stale", f"no new items for {human_duration(quiet)}", host))
+        except Exception:  # noqa: BLE001 - one odd row must not stop the report
+            log.warning("left a feed out of the report: %r", row.get("name"), exc_info=True)
+    return failing, stale, comment_failures
+
+
+@dataclass(frozen=True)
+class DayReport:
+    """Everything one day's report page and digest show."""
+
+    day: dt.date
+    timezone: str
+    generated_at: dt.datetime
+    overall: HeatView
+    terms: tuple[HeatView, ...]
+    threads: tuple[ThreadView, ...]
+    threads_total: int
+    most_negative: tuple[MentionView, ...]
+    most_positive: tuple[MentionView, ...]
+    failing: tuple[FeedView, ...]
+    stale: tuple[FeedView, ...]
+    comment_feeds_failing: int
+    left_out: int = 0  # items that could not be shown
+    thresholds: tuple[float, float] = (-0.05, 0.05)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def date_label(self) -> str:
+        return f"{self.day:%A} {self.day.day} {self.day:%B %Y}"
+
+    @property
+    def spikes(self) -> tuple[HeatView, ...]:
+        return tuple(term for term in self.terms if term.spike)
+
+
+def build_report(*, day: dt.date, timezone: str, generated_at: dt.datetime, overall: mood.ScopeMood,
+                 terms: Sequence[mood.ScopeMood], threads: Sequence[Any], negative_rows: Sequence[dict[str, Any]],
+                 positive_rows: Sequence[dict[str, Any]], feed_rows: Sequence[dict[str, Any]],
+                 negative: float, positive: float, max_threads: int = REPORT_MAX_THREADS) -> DayReport:
+    """Turn the day's data into view objects; an item that cannot be shown is logged and counted."""
+    left_out = 0
+
+    def views(rows: Iterable[Any], make) -> list:
+        nonlocal left_out
+        made = []
+        for row in rows:
+            try:
+                made.append(make(row))
+            except Exception:  # noqa: BLE001 - RELIABILITY D6: one bad item is dropped, not the report
+                left_out += 1
+                log.warning("left an item out of the report", exc_info=True)
+        return made
+
+    thread_list = [t for t in threads if _field(t, "needs_reply", True)]
+    shown_threads = views(thread_list[:max_threads], lambda t: thread_view(t, now=generated_at))
+    failing, stale, comment_failures = feed_views(feed_rows, now=generated_at)
+    mention = functools.partial(mention_view, negative=negative, positive=positive)
+    return DayReport(
+        day=day, timezone=timezone, generated_at=generated_at,
+        overall=heat_view(overall), terms=tuple(heat_view(t) for t in terms),
+        threads=tuple(shown_threads), threads_total=len(thread_list),
+        most_negative=tuple(views(negative_rows[:TOP_MENTIONS], mention)),
+        most_positive=tuple(views(positive_rows[:TOP_MENTIONS], mention)),
+        failing=tuple(failing), stale=tuple(stale), comment_feeds_failing=comment_failures,
+        left_out=left_out, thresholds=(negative, positive),
+    )
+
+
+def _moment(value: Any) -> dt.datetime:
+    if isinstance(value, dt.datetime):
+        return value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
+    return dt.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+
+
+# --- rendering --------------------------------------------------------------------------------
+
+
+def render_report(report: DayReport) -> str:
+    """The day's HTML page: self-contained, no scripts, no remote resources."""
+    return environment().get_template("report.html").render(r=report)
+
+
+@dataclass(frozen=True)
+class IndexEntry:
+    day: dt.date
+    file: str
+    degrees: int | None
+    word: str | None
+
+
+_META = re.compile(r'<meta name="listener-mood" content="(\d{1,3}) (calm|mild|warm|hot|boiling)">')
+
+
+def index_entries(directory: Path) -> list[IndexEntry]:
+    """Every YYYY-MM-DD.html report in `directory`, newest first, with the temperature it recorded."""
+    entries = []
+    for path in directory.iterdir():
+        found = REPORT_NAME.match(path.name)
+        if not found:
+            continue
+        try:
+            day = dt.date.fromisoformat(found.group(1))
+            with path.open("r", encoding="utf-8", errors="replace") as handle:
+                meta = _META.search(handle.read(4096))
+        except (ValueError, OSError):
+            continue
+        entries.append(IndexEntry(day, path.name, int(meta.group(1)) if meta else None,
+                                  meta.group(2) if meta else None))
+    return sorted(entries, key=lambda entry: entry.day, reverse=True)
+
+
+def render_index(entries: Sequence[IndexEntry], *, generated_at: dt.datetime, timezone: str) -> str:
+    return environment().get_template("index.html").render(entries=entries, generated_at=generated_at,
+                                                          timezone=timezone)
+
+
+def write_page(path: Path, text: str) -> Path:
+    """Write `text` to `path` through a temp file in the same directory and an atomic rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(temp, 0o666 & ~umask)
+        os.replace(temp, path)
+    except BaseException:
+        try:
+            os.unlink(temp)
+        except OSError:
+            pass
+        raise
+    return path
+
+
+@dataclass(frozen=True)
+class DigestParts:
+    subject: str
+    text: str
+    html: str
+    threads_more: int
+    negative_more: int
+
+
+def digest_subject(report: DayReport) -> str:
+    """The date, the word and the temperature; then what needs doing. Built from our own strings."""
+    overall = report.overall
+    subject = f"Mood {report.day.isoformat()}: {overall.word} {overall.degrees}/100"
+    if report.threads_total:
+        subject += f" · {report.threads_total} thread{'s' if report.threads_total != 1 else ''} need a reply"
+    if report.spikes:
+        subject += " · spike: " + ", ".join(term.name for term in report.spikes[:3])
+    return header_text(subject, 200)
+
+
+def render_digest(report: DayReport, *, max_items: int, report_hint: str = "") -> DigestParts:
+    """The email's subject, plain text and HTML (CSS inlined: mail clients drop <style> blocks).
+
+    At most `max_items` threads and `max_items` of the most negative mentions (the report
+    lists TOP_MENTIONS); the threads left out are counted as "N more in the report" (and those
+    past the report's own cap as "N more: listener threads --needs-reply").
+    """
+    threads = report.threads[:max_items]
+    negative = report.most_negative[:max_items]
+    positive = report.most_positive[: min(max_items, 5)]
+    context = dict(r=report, threads=threads, threads_more=report.threads_total - len(threads),
+                   in_report_more=len(report.threads) - len(threads),
+                   beyond_report=report.threads_total - len(report.threads),
+                   most_negative=negative, most_positive=positive,
+                   negative_more=len(report.most_negative) - len(negative), report_hint=report_hint)
+    env = environment()
+    text = env.get_template("digest.txt").render(**context)
+    html = env.get_template("digest.html").render(**context)
+    inliner = css_inline.CSSInliner(keep_style_tags=False, keep_link_tags=False, load_remote_stylesheets=False)
+    return DigestParts(subject=digest_subject(report), text=text, html=inliner.inline(html),
+                       threads_more=context["threads_more"], negative_more=context["negative_more"])

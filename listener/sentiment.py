@@ -1,0 +1,211 @@
+"""VADER sentiment for an item's text: one analyzer per process, scored sentence by sentence.
+
+A text that is one sentence gets exactly VADER's `polarity_scores`. A longer text is split
+into sentences, each is scored by VADER, and every sentence gets one vote: compound, pos, neu
+and neg are the plain means over the sentences (the recipe of VADER's own README and demo for
+paragraphs). See the README, "How sentiment is scored", for why.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
+from listener.models import Sentiment
+
+MAX_CHARS = 10_000  # score at most this much of a text (about 1,700 words) ...
+MAX_SENTENCES = 50  # ... and at most this many of its sentences
+MAX_SENTENCE_WORDS = 150  # VADER's cost grows with the square of a sentence's length: run-ons are cut
+
+NEUTRAL = Sentiment(compound=0.0, pos=0.0, neu=1.0, neg=0.0)
+
+
+@lru_cache(maxsize=None)
+def analyzer() -> SentimentIntensityAnalyzer:
+    """The process's one analyzer: built on first use (it reads two lexicon files), then reused."""
+    return SentimentIntensityAnalyzer()
+
+
+def score(text: str) -> Sentiment:
+    """VADER's scores for text: exact for one sentence, the mean of its sentences otherwise.
+
+    >>> score("Quillfeather lost my notes. Again!!!").compound < 0
+    True
+    """
+    text = _cap(text)
+    vader = analyzer()
+    sentences = split_sentences(text)
+    pieces = _bounded(sentences, vader.emojis)
+    if not pieces:
+        return NEUTRAL  # nothing to score (VADER would say 0, 0, 0, 0)
+    if len(sentences) == 1 and len(pieces) == 1:
+        return _sentiment(vader.polarity_scores(text))
+    scores = [vader.polarity_scores(piece) for piece in pieces]
+    n = len(scores)
+    return Sentiment(
+        compound=round(sum(s["compound"] for s in scores) / n, 4),
+        pos=round(sum(s["pos"] for s in scores) / n, 3),
+        neu=round(sum(s["neu"] for s in scores) / n, 3),
+        neg=round(sum(s["neg"] for s in scores) / n, 3),
+    )
+
+
+def _bounded(sentences: list[str], emojis: dict[str, str]) -> list[str]:
+    """What VADER will score: the first MAX_SENTENCES sentences, run-ons cut into
+    MAX_SENTENCE_WORDS-word pieces, counting the words VADER reads for each emoji."""
+    pieces: list[str] = []
+    for sentence in sentences:
+        words = _describe_emoji(sentence, emojis).split()
+        if len(words) <= MAX_SENTENCE_WORDS:
+            pieces.append(sentence)
+        else:
+            pieces.extend(" ".join(words[i:i + MAX_SENTENCE_WORDS]) for i in range(0, len(words), MAX_SENTENCE_WORDS))
+        if len(pieces) >= MAX_SENTENCES:
+            return pieces[:MAX_SENTENCES]
+    return pieces
+
+
+def _describe_emoji(text: str, emojis: dict[str, str]) -> str:
+    """Emoji replaced by their descriptions, as VADER's polarity_scores does before it scores.
+
+    VADER gives the result the same scores as the original (descriptions hold no emoji), and
+    "😂" x 3,000 in one word turns into 15,000 words: we must count those before VADER sees them.
+    """
+    if text.isascii():
+        return text
+    out: list[str] = []
+    prev_space = True
+    for ch in text:
+        description = emojis.get(ch)
+        if description is None:
+            out.append(ch)
+            prev_space = ch == " "
+        else:
+            if not prev_space:
+                out.append(" ")
+            out.append(description)
+            prev_space = False
+    return "".join(out).strip()
+
+
+def _sentiment(scores: dict[str, float]) -> Sentiment:
+    return Sentiment(compound=scores["compound"], pos=scores["pos"], neu=scores["neu"], neg=scores["neg"])
+
+
+def _cap(text: str) -> str:
+    """At most MAX_CHARS characters, cut at a space so no word is scored half."""
+    if len(text) <= MAX_CHARS:
+        return text
+    space = text.rfind(" ", MAX_CHARS // 2, MAX_CHARS)
+    return text[: space if space > 0 else MAX_CHARS]
+
+
+# --- sentences ----------------------------------------------------------------------------
+
+_EMOTICON = r"(?:[:;=8xX][-'^o]?[()\[\]DPpOo3/\\|*]+|<3+|\^_*\^|-_-|[:;]'\()"
+_EMOJI = r"[\u2600-\u27bf\U0001F000-\U0001FAFF\ufe0f\u200d]"  # one code point: no nested repeats
+_TERMINATORS = ".!?\u2026\u203d"
+# A sentence ends at a run of terminators ("." "!!!" "?!" "..." "…"), with any closing quotes
+# and brackets, and any emoticons or emoji that follow ("Love it! :)" is one sentence), when
+# whitespace or the end of the text comes next. "4.2" and "quillfeather.example" never end one.
+# The lookbehind starts a run only at its first terminator, which keeps hostile input linear.
+_END = re.compile(
+    rf"""(?<![{_TERMINATORS}])(?P<term>[{_TERMINATORS}]+)["'\u201d\u2019\u00bb)\]]*(?:\s*(?:{_EMOTICON}|{_EMOJI}))*(?=\s|$)"""
+)
+_PARAGRAPH = re.compile(r"\n\s*\n")
+_NEXT = re.compile(r"\s*(\S)")
+_LAST_WORD = re.compile(r"(\S+)\s*$")
+_WORD = re.compile(r"\w")
+_INITIALISM = re.compile(r"(?:[a-z]\.)+[a-z]")  # e.g, i.e, u.s
+_ABBREVIATIONS = frozenset(
+    "mr mrs ms dr prof sr jr st mt vs etc approx cf fig inc ltd co corp dept est "
+    "jan feb mar apr jun jul aug sep sept oct nov dec".split()
+)
+
+
+def split_sentences(text: str) -> list[str]:
+    """Split text into sentences with a fast regex; good enough for VADER, not a linguist.
+
+    >>> split_sentences("Sync is down again!!! :( Fix it, e.g. by rolling back. Thanks.")
+    ['Sync is down again!!! :(', 'Fix it, e.g. by rolling back.', 'Thanks.']
+    """
+    sentences: list[list[str]] = []
+    for paragraph in _PARAGRAPH.split(text):
+        start = 0
+        for end in _END.finditer(paragraph):
+            if _is_boundary(paragraph, end):
+                _add(sentences, paragraph[start:end.end()])
+                start = end.end()
+        _add(sentences, paragraph[start:])
+    return [" ".join(parts) for parts in sentences]
+
+
+def _is_boundary(text: str, end: re.Match[str]) -> bool:
+    following = _NEXT.match(text, end.end())
+    if following is None:
+        return True
+    if following.group(1).islower():  # "e.g. this", "and then... it crashed", "lol. ok": one sentence
+        return False
+    if end.group("term") != ".":
+        return True
+    before = _LAST_WORD.search(text, max(0, end.start() - 40), end.start())
+    word = before.group(1).lstrip("([\"'\u201c\u2018").lower() if before else ""
+    return not (word in _ABBREVIATIONS or _INITIALISM.fullmatch(word) or (len(word) == 1 and word.isalpha()))
+
+
+def _add(sentences: list[list[str]], piece: str) -> None:
+    piece = piece.strip()
+    if not piece:
+        return
+    if sentences and not _WORD.search(piece):  # a stray "!!!" or "😡" belongs to the sentence before
+        sentences[-1].append(piece)
+    else:
+        sentences.append([piece])
+
+
+# --- what gets scored ---------------------------------------------------------------------
+
+_BOILERPLATE = re.compile(
+    r"""^(?:
+        by:\s*\S.*                                   # WordPress: "By: Dana Reyes"
+      | comment\s+on\s+.+\s+by\s+.+                  # WordPress: "Comment on <post> by <name>"
+      | new\s+comment\s+on\s+.+                      # "New comment on <post>"
+      | (?:re|aw|sv|antw|fwd?)\s*(?:\[\d+\])?\s*:.*  # "Re: <the parent's title>", "RE[2]: ..."
+      | (?:in\s+)?(?:reply|response)\s+to\b.*       # "Reply to Dana", "In reply to ...", "Response to ..."
+      | (?:\S+|(?-i:[A-Z])\S*(?:\s+(?-i:[A-Z])\S*){1,3})\s+commented\s+on\b.*  # "Dana Reyes commented on <post>"
+    )$""",
+    re.IGNORECASE | re.VERBOSE | re.DOTALL,
+)
+
+
+def is_boilerplate_title(title: str) -> bool:
+    """True for titles a comment system generates around a comment, rather than words its author wrote.
+
+    >>> is_boilerplate_title("By: Priya Okafor"), is_boilerplate_title("Re: Sync outage"), is_boilerplate_title("Great app")
+    (True, True, False)
+    """
+    return bool(_BOILERPLATE.match(" ".join(title.split())))
+
+
+def scoring_text(title: str, content: str) -> str:
+    """What gets scored for an item: its title as a sentence of its own, then its content.
+
+    Boilerplate comment titles ("By: Name", "Re: <post>") are dropped: they are not the
+    commenter's words, and "Re: Worst outage ever" would count the post's anger in every reply.
+    So is a title that only repeats the start of the content (forums and microblogs do that).
+    """
+    title = " ".join((title or "").split())
+    content = (content or "").strip()
+    if not title or is_boilerplate_title(title) or _repeats_start(title, content):
+        return content
+    if not content:
+        return title
+    separator = " " if title[-1] in ".!?\u2026" else ". "
+    return f"{title}{separator}{content}"
+
+
+def _repeats_start(title: str, content: str) -> bool:
+    head = title.rstrip(".\u2026 ").casefold()
+    return bool(head) and " ".join(content[: len(title) * 2].split()).casefold().startswith(head)

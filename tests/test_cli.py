@@ -1,0 +1,121 @@
+"""The command line: help for every command, init, config errors, OPML; run as a real subprocess."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+from click.testing import CliRunner
+
+from listener.cli import cli
+
+
+def run(*args: str, cwd=None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "listener", *args], capture_output=True, text=True,
+                          cwd=cwd, timeout=60, env={**os.environ})
+
+
+def all_commands() -> list[str]:
+    return sorted(cli.commands)
+
+
+@pytest.mark.parametrize("name", all_commands())
+def test_every_command_has_help_with_an_example(name):
+    command = cli.commands[name]
+    assert command.help and command.help.strip(), f"{name} has no help"
+    result = CliRunner().invoke(cli, [name, "--help"])
+    assert result.exit_code == 0
+    assert "Example" in result.output, f"{name} --help shows no example"
+
+
+def test_init_writes_a_starter_and_never_overwrites(tmp_path):
+    first = run("init", str(tmp_path / "watch"))
+    assert first.returncode == 0, first.stderr
+    written = (tmp_path / "watch" / "feeds.yaml").read_text()
+    assert "watch:" in written and "feeds:" in written
+    second = run("init", str(tmp_path / "watch"))
+    assert second.returncode == 1
+    assert "already exists" in second.stderr
+    assert (tmp_path / "watch" / "feeds.yaml").read_text() == written
+
+
+def test_a_config_mistake_is_one_line_and_exit_2(tmp_path):
+    config = tmp_path / "feeds.yaml"
+    config.write_text("feeds:\n  - name: Blog\n    url: https://blog.example/feed\n    every: soon\n")
+    result = run("--config", str(config), "poll")
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1
+    assert f"{config}: feeds[0].every: expected a duration" in result.stderr
+
+
+def test_missing_config_names_the_file(tmp_path):
+    result = run("mentions", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "feeds.yaml: file not found" in result.stderr
+
+
+def test_config_comes_from_the_environment(tmp_path):
+    config = tmp_path / "elsewhere.yaml"
+    config.write_text("feeds: []\n")
+    result = subprocess.run([sys.executable, "-m", "listener", "feeds", "--format", "json"], capture_output=True,
+                            text=True, cwd=tmp_path, env={**os.environ, "LISTENER_CONFIG": str(config)})
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
+    assert (tmp_path / "listener.db").exists()
+
+
+def test_db_option_overrides_the_config(tmp_path):
+    config = tmp_path / "feeds.yaml"
+    config.write_text("database: configured.db\nfeeds: []\n")
+    result = run("--config", str(config), "--db", str(tmp_path / "chosen.db"), "feeds")
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "chosen.db").exists() and not (tmp_path / "configured.db").exists()
+
+
+def test_bad_since_is_a_usage_error(tmp_path):
+    config = tmp_path / "feeds.yaml"
+    config.write_text("feeds: []\n")
+    result = run("--config", str(config), "mentions", "--since", "last tuesday")
+    assert result.returncode == 2
+    assert "--since" in result.stderr
+
+
+OPML = """<?xml version="1.0"?>
+<opml version="2.0"><head><title>Reader export</title></head><body>
+  <outline text="Community">
+    <outline type="rss" text="Forum &amp; friends" xmlUrl="https://forum.quill.example/latest.rss"/>
+    <outline type="rss" text="Blog" xmlUrl="https://blog.quill.example/feed/"/>
+  </outline>
+  <outline type="rss" text="Not a feed" xmlUrl="javascript:alert(1)"/>
+</body></opml>
+"""
+
+
+def test_opml_import_keeps_comments_and_export_round_trips(tmp_path):
+    config = tmp_path / "feeds.yaml"
+    config.write_text("# my watchlist\nfeeds:\n  - name: Blog\n    url: https://blog.quill.example/feed/\n"
+                      "schedule: {poll: 30m}\n")
+    (tmp_path / "reader.opml").write_text(OPML)
+    imported = run("--config", str(config), "import-opml", str(tmp_path / "reader.opml"))
+    assert imported.returncode == 0, imported.stderr
+    assert "added 1 feeds" in imported.stdout and "1 already there" in imported.stdout
+    text = config.read_text()
+    assert text.startswith("# my watchlist") and "schedule: {poll: 30m}" in text
+    exported = run("--config", str(config), "export-opml")
+    assert exported.returncode == 0, exported.stderr
+    assert 'xmlUrl="https://forum.quill.example/latest.rss"' in exported.stdout
+    assert 'text="Forum &amp; friends"' in exported.stdout
+    assert "javascript" not in exported.stdout
+
+
+def test_opml_with_entities_is_refused(tmp_path):
+    config = tmp_path / "feeds.yaml"
+    config.write_text("feeds: []\n")
+    bomb = tmp_path / "bomb.opml"
+    bomb.write_text('<?xml version="1.0"?><!DOCTYPE opml [<!ENTITY a "aaaa">]><opml><body/></opml>')
+    result = run("--config", str(config), "import-opml", str(bomb))
+    assert result.returncode == 1
+    assert "DTD" in result.stderr
+    assert config.read_text() == "feeds: []\n"
