@@ -14,7 +14,7 @@ $(STAMP): $(BIN)/python setup.cfg pyproject.toml
 
 run: $(STAMP)
 	$(BIN)/listener --config feeds.yaml poll --all
-	$(BIN)/listener --config feeds.yaml mentions --since 30d --limit 20
+	$(BIN)/listener --config feeds.yaml mentions --limit 20
 	$(BIN)/listener --config feeds.yaml threads --needs-reply
 	$(BIN)/listener --config feeds.yaml report
 

@@ -22,6 +22,7 @@ from listener import __version__, opml, pipeline, store
 from listener.config import config_path, load_config, parse_duration
 from listener.errors import ListenerError
 from listener.models import Config
+from listener.sentiment import is_boilerplate_title
 
 log = logging.getLogger("listener")
 
@@ -254,7 +255,9 @@ def mentions(state: State, since: str | None, term: str | None, feed: str | None
     db = state.open_db()
     rows = store.mentions(db, since=parse_since(since, config.timezone), term=term, feed=feed,
                           negative_at_most=config.negative if negative else None, limit=limit)
-    emit(rows, MENTION_FIELDS, fmt, table_columns=["published", "feed", "compound", "terms", "author", "title"],
+    for row in rows:  # a comment's title is "By: Name"; people read the words around the term instead
+        row["says"] = row["snippet"] if is_boilerplate_title(row["title"] or "") else row["title"]
+    emit(rows, MENTION_FIELDS, fmt, table_columns=["published", "feed", "compound", "author", "says"],
          empty="no mentions found")
 
 
@@ -356,7 +359,8 @@ def threads(state: State, needs_reply: bool, since: str | None, feed: str | None
          empty="no threads need a reply" if needs_reply else "no threads found")
 
 
-CONVERSATION_FIELDS = ["at", "kind", "id", "author", "staff", "compound", "mood", "unanswered", "title", "text", "url"]
+CONVERSATION_FIELDS = ["at", "kind", "id", "author", "staff", "compound", "mood", "unanswered", "root", "title",
+                       "text", "url"]
 TRANSCRIPT_TEXT_CHARS = 2000
 
 
@@ -409,7 +413,8 @@ def _transcript(detail: Any, config: Config) -> str:
         mark = "  <- waiting for a reply" if row["unanswered"] else ""
         lines.append(f"{when}  {who}  {score}{mark}")
         text = row["text"] or ""
-        if row["title"] and not text.startswith(row["title"]):
+        # A comment's title is boilerplate ("By: Jo", "Re: ..."); the post's title is worth reading.
+        if row["title"] and (row["root"] or not text) and not text.startswith(row["title"]):
             text = f"{row['title']}: {text}" if text else row["title"]
         if len(text) > TRANSCRIPT_TEXT_CHARS:
             text = text[: TRANSCRIPT_TEXT_CHARS - 1] + "…"

@@ -64,15 +64,12 @@ def _fold_char(ch: str) -> str:
     return fold(ch)
 
 
-def _fold_with_offsets(text: str) -> tuple[str, list[int]]:
-    """fold(text) and, for each folded character, the index of the character it came from."""
-    pieces: list[str] = []
+def _offsets(text: str) -> list[int]:
+    """For each character of fold(text), the index in text of the character it came from."""
     offsets: list[int] = []
     for index, ch in enumerate(text):
-        folded = _fold_char(ch)
-        pieces.append(folded)
-        offsets.extend([index] * len(folded))
-    return "".join(pieces), offsets
+        offsets.extend([index] * len(_fold_char(ch)))
+    return offsets
 
 
 def _term_pattern(term: str) -> str | None:
@@ -159,7 +156,7 @@ def _original_span(text: str, folded: str, start: int, end: int) -> tuple[int, i
     """Map a span of fold(text) back onto text."""
     if len(folded) == len(text):  # one folded character per original one (by far the usual case)
         return start, end
-    _, offsets = _fold_with_offsets(text)
+    offsets = _offsets(text)
     if not offsets:
         return 0, 0
     begin = offsets[min(start, len(offsets) - 1)]

@@ -101,11 +101,11 @@ def process_body(body: bytes, *, url: str, headers: dict[str, str], known: dict[
         digest = content_hash(item)
         if known.get(item.key) == digest:
             continue
-        text = f"{item.title}\n{item.content}"
+        text = scoring_text(item.title, item.content)  # "By: Name" and "Re: …" titles are not the author's words
         match = match_text(watchlist, text, match_all=match_all)
         # A comment can make a thread about us need a reply without naming us: score it too.
         conversational = score_all or is_reply(item)
-        sentiment = score(scoring_text(item.title, item.content)) if match.hit or conversational else None
+        sentiment = score(text) if match.hit or conversational else None
         changed.append(ScoredItem(item, digest, match, sentiment))
     return ProcessedFeed(parsed, changed)
 
@@ -411,15 +411,19 @@ class PollCycle:
         if not parents or limits.max_feeds_per_cycle == 0:
             return []
         now = store.utcnow()
-        oldest = store.iso(now - dt.timedelta(days=limits.max_post_age_days))
+        # Age counts back from the feed's newest post, not from today: a quiet blog's latest posts
+        # are where late comments land, and the shipped sample keeps working as the calendar moves.
+        age = f"-{limits.max_post_age_days} days"
         marks = ",".join("?" * len(parents))
         posts = self.db.execute(
             "SELECT items.feed_id, items.comments_url, items.comment_count, items.title, items.url,"
             " items.thread_id, cf.id, cf.comment_count, cf.next_poll_at, cf.status"
             " FROM items LEFT JOIN feeds AS cf ON cf.ident = 'comments:' || items.comments_url"
-            f" WHERE items.feed_id IN ({marks}) AND items.comments_url IS NOT NULL AND items.published >= ?"
+            f" WHERE items.feed_id IN ({marks}) AND items.comments_url IS NOT NULL"
+            " AND items.published >= strftime('%Y-%m-%dT%H:%M:%SZ',"
+            "     (SELECT max(newest.published) FROM items AS newest WHERE newest.feed_id = items.feed_id), ?)"
             " ORDER BY items.published DESC",
-            [*(p.id for p in parents), oldest]).fetchall()
+            [*(p.id for p in parents), age]).fetchall()
         by_parent = {p.id: p for p in parents}
         chosen: list[int] = []
         with store.write(self.db):
@@ -526,10 +530,17 @@ class StoredThreads(ThreadIndex):
         return store.thread_exists(self.db, thread_id)
 
 
+def _moment(text: str | None) -> dt.datetime:
+    """A stored NOT NULL timestamp (published, first_seen, acked_at)."""
+    moment = store.parse_iso(text)
+    if moment is None:
+        raise ValueError("a stored timestamp is missing")
+    return moment
+
+
 def _thread_item(row: dict, staff: frozenset[str], root_row: dict | None) -> ThreadItem:
-    published = store.parse_iso(row["published"]) or store.parse_iso(row["first_seen"])
     return ThreadItem(
-        id=row["id"], published=published, author=row["author"], staff=is_staff(row["author"], staff),
+        id=row["id"], published=_moment(row["published"] or row["first_seen"]), author=row["author"], staff=is_staff(row["author"], staff),
         compound=row["compound"], title=row["title"] or "", text=row["content"] or "", url=row["url"],
         arrived=store.parse_iso(row["first_seen"]), thread_id=row["thread_id"], feed=row["feed"],
         root=row is root_row,
@@ -546,7 +557,7 @@ def _summarize(config: Config, thread_id: str, rows: list[dict], info: dict | No
     items = [_thread_item(row, staff, root_row) for row in rows]
     terms = sorted({term for row in rows if row["is_hit"] for term in row["terms"]})
     summary = summarize_thread(
-        items, [store.parse_iso(a["acked_at"]) for a in acks], negative=config.negative,
+        items, [_moment(a["acked_at"]) for a in acks], negative=config.negative,
         positive=config.positive, now=now, thread_id=thread_id,
         title=info.get("title") or (root_row["title"] if root_row else None),
         url=info.get("url") or (root if root.startswith("http") else None),
@@ -597,7 +608,7 @@ def thread_detail(db: sqlite_utils.Database, config: Config, thread_id: str, *,
     acks = store.thread_acks(db, [thread_id]).get(thread_id, [])
     summary, items = _summarize(config, thread_id, rows, store.thread_info(db, [thread_id]).get(thread_id),
                                 acks, now)
-    records = [Ack(store.parse_iso(a["acked_at"]), a["by"], a["note"]) for a in acks]
+    records = [Ack(_moment(a["acked_at"]), a["by"], a["note"]) for a in acks]
     talk = conversation(items, records, summary, negative=config.negative, positive=config.positive)
     return ThreadDetail(summary, talk, acks)
 
@@ -663,11 +674,17 @@ def day_report(db: sqlite_utils.Database, config: Config, day: dt.date, *,
     tallies = mood.tally(_mood_mentions(store.mood_mentions(db, history, end)), timezone=tz,
                          negative=config.negative, positive=config.positive, terms=[w.name for w in config.watch])
     top = report.TOP_MENTIONS
+    problems = []
+    try:
+        threads = thread_summaries(db, config, needs_reply=True, now=now)
+    except Exception as exc:  # noqa: BLE001 - RELIABILITY D6: the rest of the report still goes out
+        log.exception("could not list the threads that need a reply")
+        threads, problems = [], [f"The threads that need a reply could not be listed ({type(exc).__name__}: {exc})."]
     return report.build_report(
         day=day, timezone=tz, generated_at=now,
         overall=mood.scope_mood(tallies, mood.OVERALL, day, chart_days=report.CHART_DAYS),
         terms=[mood.scope_mood(tallies, w.name, day, chart_days=report.CHART_DAYS) for w in config.watch],
-        threads=thread_summaries(db, config, needs_reply=True, now=now),
+        threads=threads, problems=problems,
         negative_rows=store.day_mentions(db, start, end, most="negative", threshold=config.negative, limit=top),
         positive_rows=store.day_mentions(db, start, end, most="positive", threshold=config.positive, limit=top),
         feed_rows=store.feed_health(db, include_comment_feeds=True),

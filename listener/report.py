@@ -469,6 +469,7 @@ class DayReport:
     stale: tuple[FeedView, ...]
     comment_feeds_failing: int
     left_out: int = 0  # items that could not be shown
+    problems: tuple[str, ...] = ()  # parts of the page that could not be made (the log has more)
     thresholds: tuple[float, float] = (-0.05, 0.05)
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -484,7 +485,8 @@ class DayReport:
 def build_report(*, day: dt.date, timezone: str, generated_at: dt.datetime, overall: mood.ScopeMood,
                  terms: Sequence[mood.ScopeMood], threads: Sequence[Any], negative_rows: Sequence[dict[str, Any]],
                  positive_rows: Sequence[dict[str, Any]], feed_rows: Sequence[dict[str, Any]],
-                 negative: float, positive: float, max_threads: int = REPORT_MAX_THREADS) -> DayReport:
+                 negative: float, positive: float, max_threads: int = REPORT_MAX_THREADS,
+                 problems: Sequence[str] = ()) -> DayReport:
     """Turn the day's data into view objects; an item that cannot be shown is logged and counted."""
     left_out = 0
 
@@ -494,9 +496,10 @@ def build_report(*, day: dt.date, timezone: str, generated_at: dt.datetime, over
         for row in rows:
             try:
                 made.append(make(row))
-            except Exception:  # noqa: BLE001 - RELIABILITY D6: one bad item is dropped, not the report
+            except Exception as exc:  # noqa: BLE001 - RELIABILITY D6: one bad item is dropped, not the report
                 left_out += 1
-                log.warning("left an item out of the report", exc_info=True)
+                log.warning("left an item out of the report: %s: %s", type(exc).__name__, exc)
+                log.debug("the item left out", exc_info=True)
         return made
 
     thread_list = [t for t in threads if _field(t, "needs_reply", True)]
@@ -510,7 +513,7 @@ def build_report(*, day: dt.date, timezone: str, generated_at: dt.datetime, over
         most_negative=tuple(views(negative_rows[:TOP_MENTIONS], mention)),
         most_positive=tuple(views(positive_rows[:TOP_MENTIONS], mention)),
         failing=tuple(failing), stale=tuple(stale), comment_feeds_failing=comment_failures,
-        left_out=left_out, thresholds=(negative, positive),
+        left_out=left_out, thresholds=(negative, positive), problems=tuple(clean_text(p, ERROR_CHARS) for p in problems),
     )
 
 

@@ -639,7 +639,7 @@ def rebase_schedule(db: sqlite_utils.Database, now: dt.datetime) -> int:
             moved.append((iso(now + wait), feed_id))
     if moved:
         with write(db):
-            db.executemany("UPDATE feeds SET next_poll_at = ? WHERE id = ?", moved)
+            db.conn.executemany("UPDATE feeds SET next_poll_at = ? WHERE id = ?", moved)
     return len(moved)
 
 

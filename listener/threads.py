@@ -14,7 +14,7 @@ import datetime as dt
 import hashlib
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -148,7 +148,7 @@ class ThreadIndex:
 
 
 class _CallableIndex(ThreadIndex):
-    def __init__(self, lookup: Any) -> None:
+    def __init__(self, lookup: Callable[[str], str | None]) -> None:
         self._lookup = lookup
 
     def by_key(self, key: str) -> str | None:
@@ -173,7 +173,8 @@ def subject_root(scope: str, subject: str) -> str:
 
 
 def assign_threads(items: Sequence[Item], *, scope: str, comment_thread: ThreadRef | None = None,
-                   index: ThreadIndex | None = None, lookup: Any = None) -> dict[str, ThreadRef]:
+                   index: ThreadIndex | None = None,
+                   lookup: Callable[[str], str | None] | None = None) -> dict[str, ThreadRef]:
     """Map each item's key to its thread.
 
     In order, the first rule that applies wins:
@@ -266,7 +267,7 @@ class _Grouper:
         if subject is None:
             return None
         original = self.by_subject.get(subject)
-        if original is not None and original.key != item.key:
+        if original is not None and original.key != item.key and original.key not in self.resolving:
             return self._joined(self.resolve(original, 0).thread_id, self.refs[original.key].root)
         known = self.index.by_subject(subject)
         if known is not None:
@@ -471,9 +472,10 @@ def heating_up(ordered: Sequence[ThreadItem], *, negative: float, now: dt.dateti
     scored = [i for i in ordered if not i.staff and i.compound is not None]
     if len(scored) < HEATING_MIN_ITEMS or now - scored[-1].published > HEATING_RECENT:
         return False
-    half = len(scored) // 2
-    earlier = sum(i.compound for i in scored[:half]) / half
-    later = sum(i.compound for i in scored[half:]) / (len(scored) - half)
+    compounds = [i.compound or 0.0 for i in scored]
+    half = len(compounds) // 2
+    earlier = sum(compounds[:half]) / half
+    later = sum(compounds[half:]) / (len(compounds) - half)
     return later <= negative and later <= earlier - HEATING_DROP
 
 
@@ -517,7 +519,8 @@ def conversation(items: Sequence[ThreadItem], acks: Sequence[Ack], summary: Thre
     """The thread in time order, acks included: what a person reads before replying.
 
     Each row: at, kind (item or ack), author, staff, compound, mood (negative, neutral, positive),
-    title, text, url, and `unanswered` on the items that still wait for a reply.
+    title, text, url, `root` on the thread's post, and `unanswered` on the items that still wait
+    for a reply.
     """
     waiting = set()
     if summary.oldest_unanswered_negative is not None:
@@ -534,12 +537,12 @@ def conversation(items: Sequence[ThreadItem], acks: Sequence[Ack], summary: Thre
         rows.append(((item.published, 0, item.id), {
             "at": item.published, "kind": "item", "id": item.id, "author": item.author, "staff": item.staff,
             "compound": item.compound, "mood": mood, "title": item.title, "text": item.text, "url": item.url,
-            "unanswered": item.id in waiting,
+            "unanswered": item.id in waiting, "root": item.root,
         }))
     for number, ack in enumerate(acks):
         rows.append(((ack.at, 1, number), {
             "at": ack.at, "kind": "ack", "id": None, "author": ack.by, "staff": True, "compound": None,
             "mood": None, "title": "acked" + (f": {ack.note}" if ack.note else ""), "text": ack.note or "",
-            "url": None, "unanswered": False,
+            "url": None, "unanswered": False, "root": False,
         }))
     return [row for _, row in sorted(rows, key=lambda pair: pair[0])]

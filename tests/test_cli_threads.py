@@ -4,14 +4,18 @@ and a Disqus-style site-wide comment feed on a local HTTP server; the real CLI a
 from __future__ import annotations
 
 import csv
+import dataclasses
 import datetime as dt
 import io
 import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
+import feedparser
 import pytest
+import time_machine
 
 from feedgen import Entry, Watchlist, atom, rss
 
@@ -218,3 +222,45 @@ def test_threads_table_and_csv(site):
     # is in, by its 5 h old comment.
     assert "Quillfeather at the book fair" not in titles and "Writing tips with Quillfeather" in titles
     assert len(titles) == 7
+
+
+# --- the sample watchlist that ships with the repo --------------------------------------------
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.skipif(not (REPO / "feeds.yaml").is_file() or not (REPO / "sample").is_dir(), reason="no sample")
+def test_the_sample_shows_each_kind_of_thread(tmp_path):
+    """`make run`'s watchlist: a thread that needs a reply, one answered by staff, one defended by a fan.
+
+    The clock is set just after the sample's newest item, so the sample's fixed dates never age
+    out of comments.max_post_age; what is expected of grouping is read from the files with feedparser.
+    """
+    from listener import pipeline, store
+    from listener.config import load_config
+
+    config = load_config(REPO / "feeds.yaml")
+    config = dataclasses.replace(config, database=tmp_path / "sample.db")
+    blog = feedparser.parse((REPO / "sample" / "blog.xml").read_bytes())
+    entries = {e.link: e for name in ("blog.xml", "forum.atom", "search.xml")
+               for e in feedparser.parse((REPO / "sample" / name).read_bytes()).entries}
+    comment_files = {e.link: feedparser.parse((REPO / "sample" / e.wfw_commentrss).read_bytes())
+                     for e in blog.entries if e.get("wfw_commentrss") and int(e.get("slash_comments") or 0) > 0}
+    dates = [e.published_parsed for e in entries.values() if e.get("published_parsed")]
+    dates += [c.published_parsed for f in comment_files.values() for c in f.entries if c.get("published_parsed")]
+    now = dt.datetime(*max(dates)[:6], tzinfo=dt.timezone.utc) + dt.timedelta(hours=1)
+
+    with time_machine.travel(now, tick=False):
+        summary = pipeline.poll(config)
+        db = store.open_db(config.database)
+        threads = pipeline.thread_summaries(db, config, now=now)
+        needing = pipeline.thread_summaries(db, config, now=now, needs_reply=True)
+    assert summary.count("ok", kind="comments") == len(comment_files) and not summary.failed
+    by_url = {t.url: t for t in threads}
+    for post_url, comments in comment_files.items():
+        assert by_url[post_url].items == 1 + len(comments.entries)  # the post and every comment, one thread
+    assert needing and all(t.needs_reply for t in needing)
+    assert [t.priority for t in needing] == sorted((t.priority for t in needing), reverse=True)
+    assert any(t.status == "answered" and t.staff_replied for t in threads)
+    assert any(t.defended and t.needs_reply for t in threads)
+    assert all(t.why and t.unanswered and t.waiting_seconds > 0 for t in needing)

@@ -168,3 +168,17 @@ def test_poll_of_an_unknown_feed_name_is_one_clear_line(tmp_path, feed_server):
     result = listener(config, "poll", "--feed", "Nope")
     assert result.returncode == 2
     assert result.stderr.strip() == f"listener: no feed named 'Nope' in {config}"
+
+
+def test_duplicate_guids_and_missing_guids_are_stored_once_each(tmp_path, feed_server):
+    """RELIABILITY C1 and C2: two items sharing a guid are two rows; an item with no guid is one row on re-poll."""
+    entries = [Entry("Quillfeather one", guid="same", link="https://blog.quill.example/one"),
+               Entry("Quillfeather two", guid="same", link="https://blog.quill.example/two"),
+               Entry("Quillfeather no guid", link="https://blog.quill.example/three"),
+               Entry("Quillfeather nothing at all", body="no guid, no link")]
+    feed_server.add("/blog.xml", rss(entries))
+    config = Watchlist(feeds=[{"name": "Blog", "url": feed_server.url("/blog.xml")}]).write(tmp_path)
+    assert listener(config, "poll").returncode == 0
+    again = listener(config, "poll", "--all")
+    assert "0 new items" in again.stdout
+    assert db_rows(tmp_path, "SELECT count(*), count(DISTINCT key) FROM items") == [(4, 4)]
