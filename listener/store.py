@@ -681,8 +681,8 @@ def digest_ledger_status(db: sqlite_utils.Database, day: dt.date, recipients: Se
     failed_permanent and one failed; else the status of the first recipient not done (None when
     it has no row yet: nothing was attempted).
     """
-    rows = dict(db.execute("SELECT recipient, status FROM digests WHERE day = ?", [day.isoformat()]).fetchall())
-    statuses = [rows.get(recipient) for recipient in recipients]
+    rows = digest_rows(db, day)
+    statuses = [rows[recipient]["status"] if recipient in rows else None for recipient in recipients]
     for status in statuses:
         if status not in ("sent", "failed_permanent"):
             return status
