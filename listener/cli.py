@@ -540,8 +540,9 @@ def report(ctx: click.Context, day: str | None, out: str | None) -> None:
 @click.option("--send", is_flag=True, help="Send it over SMTP (digest.smtp) instead of printing it.")
 @click.option("--to", "to", multiple=True, metavar="ADDR", help="Send to ADDR instead of digest.to (repeatable).")
 @click.option("--force", is_flag=True, help="Send again to recipients who already got this day's digest.")
+@click.option("--raw", is_flag=True, help="Without --send: print the whole MIME message, not a readable preview.")
 @click.pass_context
-def digest(ctx: click.Context, day: str | None, send: bool, to: tuple[str, ...], force: bool) -> None:
+def digest(ctx: click.Context, day: str | None, send: bool, to: tuple[str, ...], force: bool, raw: bool) -> None:
     """Build the day's digest email; print it, or send it with --send.
 
     Sent at most once per day and recipient (the ledger in the database) unless --force. A
@@ -558,7 +559,7 @@ def digest(ctx: click.Context, day: str | None, send: bool, to: tuple[str, ...],
     outcome = pipeline.run_digest(state.config, parse_day(day, state.config.timezone), send=send, to=to or None,
                                   force=force)
     if not send:
-        click.echo(mail.printable(outcome.message), nl=False)
+        click.echo((mail.printable if raw else mail.preview)(outcome.message), nl=False)
     elif not ctx.meta["quiet"]:
         click.echo(outcome.line())
 

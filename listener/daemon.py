@@ -93,7 +93,7 @@ class Daemon:
         self.tz = ZoneInfo(config.timezone)
         self.tick = poll_tick([f.every or config.poll_every for f in config.feeds] or [config.poll_every],
                               floor=config.min_interval)
-        self._run_digest = run_digest
+        self._run_digest = run_digest or pipeline.run_digest
         self._digest_status = digest_status or _ledger_status
         self._install_signals = install_signals
         self.stopping = threading.Event()
@@ -141,10 +141,16 @@ class Daemon:
         threading.Thread(target=self._shutdown_scheduler, name="listener-stop", daemon=True).start()
 
     def _shutdown_scheduler(self) -> None:
-        try:
-            self.scheduler.shutdown(wait=False)
-        except SchedulerNotRunningError:
-            pass
+        # A signal during start-up can come before the scheduler runs: wait for it to, briefly.
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                self.scheduler.shutdown(wait=False)
+                return
+            except SchedulerNotRunningError:
+                if time.monotonic() > deadline:
+                    return
+                time.sleep(0.05)
 
     def _on_signal(self, signum: int, frame: object) -> None:
         name = signal.Signals(signum).name
@@ -178,9 +184,11 @@ class Daemon:
                                name="poll", next_run_time=now, misfire_grace_time=max(300, 2 * self.tick))
         self.scheduler.add_job(self._digest_job, CronTrigger(hour=at.hour, minute=at.minute, timezone=self.tz),
                                id="digest", name="digest", args=["scheduled"], misfire_grace_time=None)
+        # The first catch-up check a second after the first poll, so it queues behind it (one worker)
+        # and a digest sent at start-up includes what that poll found.
         self.scheduler.add_job(self._digest_job, IntervalTrigger(seconds=CATCHUP_EVERY, timezone=self.tz),
-                               id="digest-catchup", name="digest catch-up", args=["catch-up"], next_run_time=now,
-                               misfire_grace_time=CATCHUP_EVERY)
+                               id="digest-catchup", name="digest catch-up", args=["catch-up"],
+                               next_run_time=now + dt.timedelta(seconds=1), misfire_grace_time=CATCHUP_EVERY)
         self.scheduler.add_job(self._retention_job, IntervalTrigger(seconds=RETENTION_EVERY, timezone=self.tz),
                                id="retention", name="retention", misfire_grace_time=RETENTION_EVERY,
                                next_run_time=now + dt.timedelta(seconds=RETENTION_DELAY))
@@ -209,6 +217,8 @@ class Daemon:
 
     def _digest_job(self, reason: str) -> None:
         with self._working() as go:
+            if go and reason == "catch-up":
+                log.info("alive: %s", self.status_line())
             if not go or not self.config.digest.to:
                 return
             now = store.utcnow()
@@ -217,22 +227,17 @@ class Daemon:
             if not digest_due(now, status, self.config.digest_time, self.config.timezone):
                 log.debug("digest for %s not due (%s, ledger: %s)", day, reason, status)
                 return
-            runner = self._run_digest or getattr(pipeline, "run_digest", None)
-            if runner is None:
-                log.error("this build has no digest sender (pipeline.run_digest); the digest for %s is not sent", day)
-                return
             log.info("sending the digest for %s (%s; ledger: %s)", day, reason, status or "no entry")
             try:
-                runner(self.config, day, send=True, to=None, force=False)
+                self._run_digest(self.config, day, send=True, to=None, force=False)
             except LockedError as exc:
                 log.warning("digest for %s postponed: %s; the next catch-up check sends it", day, exc)
                 return
             except ListenerError as exc:
-                log.error("digest for %s not sent: %s; the next catch-up check tries again", day, exc)
+                retry = "refused for good" if getattr(exc, "permanent", False) else "next try within the hour"
+                log.error("digest for %s not sent (%s): %s", day, retry, exc)
                 return
             self.stats["digests"] += 1
-        if reason == "catch-up":
-            log.info("alive: %s", self.status_line())
 
     def _retention_job(self) -> None:
         with self._working() as go:

@@ -77,8 +77,19 @@ def build_message(*, subject: str, from_addr: str, to: Sequence[str], text: str,
 
 
 def printable(message: EmailMessage) -> str:
-    """The message as it would be sent, with \\n line ends (for `listener digest` without --send)."""
+    """The message exactly as it would be sent, with \\n line ends (`listener digest --raw`)."""
     return message.as_string(policy=message.policy.clone(linesep="\n"))
+
+
+def preview(message: EmailMessage) -> str:
+    """What a person reads: the headers decoded, then the plain-text part (`listener digest`)."""
+    names = ("Subject", "From", "To", "Date", "Message-ID")
+    head = "".join(f"{name}: {message[name]}\n" for name in names if message[name] is not None)
+    html = message.get_body(("html",))
+    size = len(html.get_content().encode("utf-8")) if html is not None else 0
+    text = message.get_body(("plain",))
+    body = text.get_content() if text is not None else ""
+    return f"{head}\n{body.rstrip()}\n\n[and a text/html part of {size} bytes, styles inlined; --raw prints the whole message]\n"
 
 
 @dataclass
@@ -149,7 +160,7 @@ def _mail_error(exc: Exception, where: str, spec: SmtpSpec) -> MailError:
         permanent = 500 <= code < 600
         return MailError("refused" if permanent else "temporary",
                          f"SMTP {where} {what}: {code} {clean_header(_text(exc.smtp_error), 200)}", permanent=permanent)
-    if isinstance(exc, (socket.timeout, TimeoutError)):
+    if isinstance(exc, (socket.timeout, TimeoutError)) or isinstance(exc.__context__, (socket.timeout, TimeoutError)):
         return MailError("timeout", f"SMTP {where} did not answer within {spec.timeout:g}s")
     if isinstance(exc, ssl.SSLError):
         return MailError("tls", f"TLS with SMTP {where} failed: {clean_header(str(exc), 200)}")

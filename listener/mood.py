@@ -172,13 +172,16 @@ def previous_days(day: dt.date, count: int) -> list[dt.date]:
     return [day - dt.timedelta(days=offset) for offset in range(count, 0, -1)]
 
 
-def trend(days: Tallies, scope: str, day: dt.date, *, span: int = TREND_DAYS) -> float:
-    """Degrees above (+) or below (-) an average day of the previous `span` days.
+def trend(days: Tallies, scope: str, day: dt.date, *, span: int = TREND_DAYS) -> float | None:
+    """Degrees above (+) or below (-) an average day of the previous `span` days; None without any.
 
     The average day has the mean daily counts of those days (quiet days count as zero), so a
-    term that was silent all week and heard today reads as warming up.
+    term that was quiet most of the week and loud today reads as warming up. With no mention at
+    all in those days there is nothing to compare with (a new install, a new term): None.
     """
     before = pooled(days, scope, previous_days(day, span))
+    if not before.total:
+        return None
     average = temperature(before.negative / span, before.total / span)
     return days.get(day, {}).get(scope, Tally()).temperature - average
 
@@ -216,6 +219,7 @@ class Spike:
     share: float  # the day's negative share
     baseline: float  # the smoothed baseline negative share
     p_value: float
+    history: int = 0  # mentions the baseline was measured on (0: the prior alone)
 
 
 def spike(today: Tally, baseline: Tally) -> Spike:
@@ -236,7 +240,7 @@ def spike(today: Tally, baseline: Tally) -> Spike:
                and share >= rate + SPIKE_MIN_RISE
                and share >= SPIKE_MIN_RATIO * rate
                and p_value <= SPIKE_P_VALUE)
-    return Spike(flagged, share, rate, p_value)
+    return Spike(flagged, share, rate, p_value, baseline.total)
 
 
 # --- one scope's day, as the report shows it ----------------------------------------------------
@@ -251,7 +255,7 @@ class ScopeMood:
     tally: Tally
     degrees: float
     word: str
-    trend: float
+    trend: float | None  # None: nothing heard in the previous days to compare with
     spike: Spike
     series: tuple[tuple[dt.date, Tally], ...]  # the chart's days, oldest first, `day` last
 

@@ -693,9 +693,14 @@ def day_report(db: sqlite_utils.Database, config: Config, day: dt.date, *,
 
 
 def _write_report(config: Config, data: report.DayReport, out_dir: Path, now: dt.datetime) -> Path:
-    path = report.write_page(out_dir / f"{data.day.isoformat()}.html", report.render_report(data))
-    index = report.render_index(report.index_entries(out_dir), generated_at=now, timezone=config.timezone)
-    report.write_page(out_dir / "index.html", index)
+    """Write the day's page, then the index; a full disk or a bad directory is one clear error."""
+    path = out_dir / f"{data.day.isoformat()}.html"
+    try:
+        report.write_page(path, report.render_report(data))
+        index = report.render_index(report.index_entries(out_dir), generated_at=now, timezone=config.timezone)
+        report.write_page(out_dir / "index.html", index)
+    except OSError as exc:
+        raise ListenerError(f"cannot write the report {path}: {exc.strerror or exc}") from exc
     return path
 
 
@@ -742,7 +747,7 @@ def run_digest(config: Config, day: dt.date | None = None, *, send: bool = False
         if send:
             try:
                 outcome.report_path = str(_write_report(config, data, config.reports_dir, now))
-            except OSError as exc:  # the email still goes out; its "more in the report" hint says how to make it
+            except ListenerError as exc:  # the email still goes out; its "more in the report" hint says how to make it
                 log.warning("could not write the report for %s: %s", day, exc)
             _deliver(db, config, outcome, force=force, now=now)
     finally:

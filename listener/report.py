@@ -40,7 +40,7 @@ ERROR_CHARS = 240
 TOP_MENTIONS = 8  # most negative / most positive mentions shown
 REPORT_MAX_THREADS = 100  # threads listed in the report; the rest are counted (listener threads lists all)
 CHART_DAYS = 14
-STALE_DAYS = 7  # a healthy feed with no new item for this long is listed as stale
+STALE_DAYS = 14  # a healthy feed with no new item for this long is stale (as schedule.STALE_AFTER)
 FAILING_AFTER = 3  # consecutive errors before a feed is shown as failing (RELIABILITY A4)
 REPORT_NAME = re.compile(r"^(\d{4}-\d{2}-\d{2})\.html$")
 
@@ -111,10 +111,11 @@ def url_host(value: Any) -> str:
     if url is None:
         return ""
     host = (urlsplit(url).hostname or "").lower()
+    # Shown in ASCII (punycode) on purpose: a decoded IDN can imitate another host letter for letter.
     try:
-        return host.encode("ascii").decode("idna") if "xn--" in host else host
+        return host.encode("idna").decode("ascii")
     except UnicodeError:
-        return host
+        return host.encode("ascii", "backslashreplace").decode("ascii")
 
 
 def _finalize(value: Any) -> Any:
@@ -148,8 +149,8 @@ def _environment(strict: bool) -> jinja2.Environment:
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
-    env.filters.update(href=href, local_href=local_href, host=url_host, signed=_signed, percent=_percent, waited=human_duration,
-                       local_time=_local_time, wrap_text=_wrap_text)
+    env.filters.update(href=href, local_href=local_href, host=url_host, signed=_signed, percent=_percent,
+                       waited=human_duration, local_time=_local_time, wrap_text=_wrap_text)
     env.globals.update(words=mood.WORDS)
     return env
 
@@ -269,7 +270,7 @@ class HeatView:
     name: str
     degrees: int
     word: str
-    trend: int
+    trend: int | None
     positive: int
     neutral: int
     negative: int
@@ -285,6 +286,8 @@ class HeatView:
 
     @property
     def trend_word(self) -> str:
+        if self.trend is None:
+            return "new"
         if self.trend >= 5:
             return "warmer"
         if self.trend <= -5:
@@ -299,11 +302,14 @@ def heat_view(scope: mood.ScopeMood) -> HeatView:
     tally, spike = scope.tally, scope.spike
     note = ""
     if spike.flagged:
-        note = (f"{tally.negative} of {tally.total} negative ({_percent(spike.share)}), "
-                f"usually about {_percent(spike.baseline)}")
+        note = f"{tally.negative} of {tally.total} negative ({_percent(spike.share)}), "
+        if spike.history >= 20:
+            note += f"usually about {_percent(spike.baseline)}"
+        else:  # the baseline is mostly the prior: say so
+            note += f"against a typical {_percent(mood.PRIOR_RATE)} (little history yet)"
     return HeatView(
         name=clean_text(scope.name, NAME_CHARS), degrees=round(scope.degrees), word=scope.word,
-        trend=round(scope.trend), positive=tally.positive, neutral=tally.neutral, negative=tally.negative,
+        trend=None if scope.trend is None else round(scope.trend), positive=tally.positive, neutral=tally.neutral, negative=tally.negative,
         total=tally.total, mean_compound=tally.mean_compound, spike=spike.flagged, spike_note=note,
         chart=chart(scope.series),
     )
@@ -419,36 +425,54 @@ class FeedView:
     host: str
 
 
+def _feed_state(row: dict[str, Any], now: dt.datetime) -> str:
+    """The row's `state` as `listener feeds` shows it; worked out the same way when a row has none."""
+    if row.get("state"):
+        return str(row["state"])
+    errors = int(row.get("consecutive_errors") or 0)
+    if row.get("status") in ("gone", "disabled"):
+        return str(row["status"])
+    if errors >= FAILING_AFTER:
+        return "failing"
+    if errors or not row.get("last_polled_at"):
+        return "retrying" if errors else "new"
+    last_new = row.get("last_new_item_at") or row.get("created_at") or row.get("last_ok_at")
+    if last_new and (now - _moment(last_new)).total_seconds() >= STALE_DAYS * 86400:
+        return "stale"
+    return "ok"
+
+
 def feed_views(rows: Iterable[dict[str, Any]], *, now: dt.datetime) -> tuple[list[FeedView], list[FeedView], int]:
-    """(failing or gone feeds, stale feeds, failing comment feeds) from `store.feed_health` rows."""
+    """(failing, gone and disabled feeds; stale feeds; failing comment feeds) from `store.feed_health` rows."""
     failing, stale, comment_failures = [], [], 0
     for row in rows:
         try:
-            errors = int(row.get("consecutive_errors") or 0)
-            gone = row.get("status") == "gone"
-            broken = gone or (row.get("status") == "error" and errors >= FAILING_AFTER)
+            state = _feed_state(row, now)
+            broken = state in ("failing", "gone", "disabled")
             if row.get("kind", "feed") != "feed":
                 comment_failures += broken
                 continue
             name = clean_text(row.get("name"), NAME_CHARS)
             host = url_host(row.get("url"))
             if broken:
-                since = _moment(row["failing_since"]) if row.get("failing_since") else None
                 kind = clean_text(row.get("error_kind"), 40)
                 message = clean_text(row.get("last_error"), ERROR_CHARS)
-                detail = f"{kind}: {message}" if kind and message else (kind or message or "error")
-                detail += f" · {errors} failed polls in a row"
-                if since:
-                    detail += f", failing for {human_duration((now - since).total_seconds())}"
-                failing.append(FeedView(name, "gone" if gone else "failing", detail, host))
-                continue
-            last_new = row.get("last_new_item_at") or row.get("last_ok_at")
-            if row.get("last_polled_at") and last_new:
-                quiet = (now - _moment(last_new)).total_seconds()
-                if quiet >= STALE_DAYS * 86400:
-                    stale.append(FeedView(name, "stale", f"no new items for {human_duration(quiet)}", host))
-        except Exception:  # noqa: BLE001 - one odd row must not stop the report
-            log.warning("left a feed out of the report: %r", row.get("name"), exc_info=True)
+                detail = f"{kind}: {message}" if kind and message else (kind or message or state)
+                errors = int(row.get("consecutive_errors") or 0)
+                if errors:
+                    detail += f" · {errors} failed polls in a row"
+                if row.get("failing_since"):
+                    detail += f", failing for {human_duration((now - _moment(row['failing_since'])).total_seconds())}"
+                if state == "disabled":
+                    detail += " · no longer polled: `listener poll --feed` tries it again"
+                failing.append(FeedView(name, state, detail, host))
+            elif state == "stale":
+                last_new = row.get("last_new_item_at")
+                detail = (f"no new items for {human_duration((now - _moment(last_new)).total_seconds())}" if last_new
+                          else "no items since it was added")
+                stale.append(FeedView(name, "stale", detail, host))
+        except Exception as exc:  # noqa: BLE001 - one odd row must not stop the report
+            log.warning("left feed %r out of the report: %s: %s", row.get("name"), type(exc).__name__, exc)
     return failing, stale, comment_failures
 
 

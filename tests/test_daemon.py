@@ -12,6 +12,7 @@ import datetime as dt
 import json
 import os
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -69,10 +70,11 @@ def rows(database: Path, sql: str, params=()) -> list[tuple]:
 class DaemonProcess:
     """`python -m listener --config CFG run` with its stderr in a file."""
 
-    def __init__(self, config: str, *args: str, env: dict | None = None) -> None:
+    def __init__(self, config: str, *args: str, env: dict | None = None, debug: bool = False) -> None:
         self.log_path = Path(config).parent / f"daemon-{time.monotonic_ns()}.log"
         self.log = open(self.log_path, "w")
-        self.proc = subprocess.Popen([sys.executable, "-m", "listener", "--config", config, "run", *args],
+        verbosity = ["-vv"] if debug else []
+        self.proc = subprocess.Popen([sys.executable, "-m", "listener", "--config", config, *verbosity, "run", *args],
                                      stdout=subprocess.DEVNULL, stderr=self.log,
                                      env={**os.environ, **(env or {})})
 
@@ -99,8 +101,8 @@ class DaemonProcess:
 def start(request):
     started: list[DaemonProcess] = []
 
-    def start_daemon(config: str, *args: str, env: dict | None = None) -> DaemonProcess:
-        process = DaemonProcess(config, *args, env=env)
+    def start_daemon(config: str, *args: str, env: dict | None = None, debug: bool = False) -> DaemonProcess:
+        process = DaemonProcess(config, *args, env=env, debug=debug)
         started.append(process)
         return process
 
@@ -195,6 +197,7 @@ def test_sigterm_mid_fetch_finishes_the_cycle_within_the_deadline(tmp_path, feed
     assert code == 0, daemon.output
     assert took < 8  # the fetch deadline (2 s) bounds the cycle, far inside the 30 s stop timeout
     assert "SIGTERM: stopping" in daemon.output
+    assert "poll cycle cut short by the stop" in daemon.output  # no comment-feed phase, no next feed
     assert rows(database, "PRAGMA integrity_check") == [("ok",)]
     assert rows(database, "SELECT name, error_kind FROM feeds ORDER BY name") == [("Good", None), ("Slow", "timeout")]
 
@@ -257,6 +260,63 @@ def test_one_daemon_per_database_and_cron_polls_still_work_beside_it(tmp_path, f
     assert polled.returncode == 0, polled.stderr
     assert feed_server.hits("/good.xml") == 2
     assert first.terminate()[0] == 0
+
+
+class Mailbox:
+    """An aiosmtpd server on 127.0.0.1 that keeps every message it accepts."""
+
+    def __init__(self) -> None:
+        from aiosmtpd.controller import Controller
+
+        self.messages: list[tuple[list[str], bytes]] = []
+        with socket.socket() as probe:  # a free port (aiosmtpd's Controller wants one up front)
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        self.controller = Controller(self, hostname="127.0.0.1", port=self.port)
+        self.controller.start()
+
+    async def handle_DATA(self, server, session, envelope):
+        self.messages.append((list(envelope.rcpt_tos), envelope.content))
+        return "250 OK"
+
+    def message_ids(self) -> list[str]:
+        from email import message_from_bytes
+
+        return [message_from_bytes(content)["Message-ID"] for _, content in self.messages]
+
+
+@pytest.fixture
+def mailbox():
+    box = Mailbox()
+    yield box
+    box.controller.stop()
+
+
+def test_a_digest_due_at_start_up_is_sent_once_and_not_again_after_a_restart(tmp_path, feed_server, mailbox, start):
+    feed_server.add("/blog.xml", rss([Entry("Quillfeather lost my notes", "Awful, furious.", guid="n1")]))
+    text = Watchlist(feeds=[feed("Blog", feed_server.url("/blog.xml"), "1h")]).text().replace(
+        "schedule: {poll: 15m, min_interval: 1s}", 'schedule: {poll: 15m, min_interval: 1s, digest: "00:00"}')
+    text += ("digest:\n  from: listener@example.com\n  to: [team@example.com]\n"
+             f"  smtp: {{host: 127.0.0.1, port: {mailbox.port}, timeout: 5}}\n")
+    config = tmp_path / "feeds.yaml"
+    config.write_text(text)
+    database = tmp_path / "listener.db"
+
+    first = start(str(config))
+    wait_for(lambda: mailbox.messages, 20, "the catch-up digest")
+    assert first.terminate()[0] == 0, first.output
+    assert len(mailbox.messages) == 1
+    recipients, content = mailbox.messages[0]
+    assert recipients == ["team@example.com"]
+    assert b"Quillfeather lost my notes" in content  # the first poll ran before the catch-up check
+    [(day, status)] = rows(database, "SELECT day, status FROM digests")
+    assert status == "sent"
+
+    again = start(str(config), debug=True)
+    wait_for(lambda: "not due (catch-up, ledger: sent)" in again.output, 20, "the start-up catch-up check")
+    assert again.terminate()[0] == 0, again.output
+    assert len(mailbox.messages) == 1
+    assert rows(database, "SELECT day, status, attempts FROM digests") == [(day, "sent", 1)]
 
 
 # --- feed lifecycle: gone, permanent redirects, auto-disable (in-process polls) ----------------
@@ -489,3 +549,16 @@ def test_a_failing_job_is_logged_and_the_daemon_carries_on(tmp_path, feed_server
     assert running.stop() == 0
     assert running.daemon.stats["errors"] == 1
     assert "job poll failed: RuntimeError: boom (the daemon carries on)" in caplog.text
+
+
+def test_ticks_skipped_behind_a_long_cycle_are_counted_and_warned_about_once(tmp_path, caplog):
+    from apscheduler.events import EVENT_JOB_EXECUTED, EVENT_JOB_MAX_INSTANCES, JobExecutionEvent, JobSubmissionEvent
+
+    running = Daemon(digest_config(tmp_path, "07:30"), install_signals=False)
+    now = store.utcnow()
+    for _ in range(6):
+        running._job_event(JobSubmissionEvent(EVENT_JOB_MAX_INSTANCES, "poll", "default", [now]))
+    running._job_event(JobExecutionEvent(EVENT_JOB_EXECUTED, "poll", "default", now))
+    running._job_event(JobSubmissionEvent(EVENT_JOB_MAX_INSTANCES, "poll", "default", [now]))
+    assert running.stats["skipped_ticks"] == 7
+    assert caplog.text.count("a poll cycle has been running for more than 3 ticks") == 1

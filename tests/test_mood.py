@@ -124,6 +124,14 @@ def test_trend_compares_with_an_average_day_of_last_week():
     assert mood.trend(days, mood.OVERALL, today) == pytest.approx(0.0)
 
 
+def test_no_trend_without_anything_heard_before():
+    today = dt.date(2026, 11, 24)
+    days = {today: {mood.OVERALL: day_of(3, 5)}, today - dt.timedelta(days=8): {mood.OVERALL: day_of(1, 5)}}
+    assert mood.trend(days, mood.OVERALL, today) is None  # the only earlier day is outside the week
+    days[today - dt.timedelta(days=7)] = {mood.OVERALL: day_of(0, 1)}
+    assert mood.trend(days, mood.OVERALL, today) == pytest.approx(temperature(3, 5))
+
+
 def test_a_real_rise_on_a_small_day_is_a_spike():
     assert spike(day_of(3, 4), Tally(negative=14, neutral=126)).flagged
 

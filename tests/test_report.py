@@ -20,6 +20,7 @@ import pytest
 
 from listener import mood, pipeline, report, store
 from listener.config import load_config
+from listener.errors import ListenerError
 
 UTC = dt.timezone.utc
 NOW = dt.datetime(2026, 11, 24, 9, 30, tzinfo=UTC)  # 09:30 in London
@@ -146,13 +147,20 @@ class Audit(HTMLParser):
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
         self.tags: list[tuple[str, dict[str, str | None]]] = []
-        self.text: list[str] = []
+        self.text: list[str] = []  # what a reader sees: the contents of <style> left out
+        self.in_style = False
 
     def handle_starttag(self, tag, attrs):
         self.tags.append((tag, dict(attrs)))
+        self.in_style = tag == "style"
+
+    def handle_endtag(self, tag):
+        if tag == "style":
+            self.in_style = False
 
     def handle_data(self, data):
-        self.text.append(data)
+        if not self.in_style:
+            self.text.append(data)
 
 
 def audit(html: str) -> Audit:
@@ -226,7 +234,10 @@ def test_only_http_links_survive(world):
     for url in BAD_URLS + ["https://", "http:///path", "https://exa mple.com", None, 42]:
         assert report.safe_url(url) is None, url
         assert report.href(url) == "#"
-    assert report.url_host("https://xn--bcher-kva.example/x") == "bücher.example"
+    # Hosts are shown in ASCII: a Cyrillic "а" cannot pass for a Latin "a" (RELIABILITY D8).
+    assert report.url_host("https://xn--bcher-kva.example/x") == "xn--bcher-kva.example"
+    assert report.url_host("https://\u0430pple.example/login") == "xn--pple-43d.example"
+    assert report.url_host("https://Forum.Quill.example:8443/t") == "forum.quill.example"
 
 
 def test_clean_text_strips_controls_bidi_and_caps_length():
@@ -412,6 +423,17 @@ def test_one_bad_item_never_stops_the_report(world, caplog):
     assert "unreadable data" in caplog.text
 
 
+def test_a_first_day_has_no_trend_and_says_its_baseline_is_a_guess(world):
+    for compound in (-0.9, -0.8, -0.7, -0.6, -0.5, 0.5):
+        world.mention("Quillfeather day one", compound=compound)
+    data = world.data()
+    assert data.overall.trend is None and data.overall.trend_word == "new"
+    assert data.terms[0].spike and "against a typical 15% (little history yet)" in data.terms[0].spike_note
+    text = " ".join("".join(audit(world.report()).text).split())
+    assert "nothing heard last week" in text and "▲" not in text and "warmer" not in text
+    assert "nothing heard last week to compare with" in report.render_digest(data, max_items=5).text
+
+
 def test_an_empty_database_renders_a_calm_page(world):
     html = world.report()
     text = " ".join("".join(audit(html).text).split())
@@ -439,7 +461,7 @@ def test_reports_are_replaced_atomically(world, monkeypatch):
 
     monkeypatch.setattr(os, "fsync", broken_fsync)
     world.mention("New mention", compound=-0.9)
-    with pytest.raises(OSError):
+    with pytest.raises(ListenerError, match="cannot write the report .*2026-11-24.html: File too large"):
         pipeline.render_report(world.config, DAY, world.root / "reports", now=NOW)
     assert path.read_text() == before  # the old page stays whole
     assert sorted(p.name for p in path.parent.iterdir()) == ["2026-11-24.html", "index.html"]  # no temp files
@@ -499,3 +521,19 @@ def test_digest_text_matches_the_reviewed_golden_file():
     assert parts.text == golden.read_text(encoding="utf-8")
     assert parts.threads_more == 1 and "1 more in the report (listener report --date 2026-11-24)." in parts.text
     assert parts.negative_more == 1
+
+
+def test_feed_views_follow_the_state_listener_feeds_shows():
+    rows = [
+        {"name": "A", "kind": "feed", "state": "disabled", "status": "disabled", "consecutive_errors": 40,
+         "error_kind": "timeout", "last_error": "no answer", "failing_since": "2026-11-10T00:00:00Z"},
+        {"name": "B", "kind": "feed", "state": "retrying", "consecutive_errors": 1},
+        {"name": "C", "kind": "feed", "state": "stale", "last_new_item_at": None},
+        {"name": "D", "kind": "comments", "state": "gone"},
+        {"name": "E", "kind": "feed", "state": "failing", "failing_since": "garbage"},
+    ]
+    failing, stale, comments = report.feed_views(rows, now=NOW)
+    assert [(f.name, f.state) for f in failing] == [("A", "disabled")]
+    assert "failing for 14 days" in failing[0].detail and "no longer polled" in failing[0].detail
+    assert [(f.name, f.detail) for f in stale] == [("C", "no items since it was added")]
+    assert comments == 1  # and E, whose row is broken, is left out without stopping the others
