@@ -36,7 +36,7 @@ from listener.schedule import (
     next_poll_after_failure,
     next_poll_after_success,
 )
-from listener.sentiment import score, scoring_text
+from listener.sentiment import is_boilerplate_title, score, scoring_text
 from listener.threads import (
     Ack,
     ThreadIndex,
@@ -660,6 +660,14 @@ def _mood_mentions(rows: Sequence[dict]) -> list[mood.Mention]:
     return mentions
 
 
+def _titled(rows: list[dict]) -> list[dict]:
+    """A comment's own title is "By: Name"; a reader needs to know which conversation it is in."""
+    for row in rows:
+        if row.get("thread_title") and is_boilerplate_title(row.get("title") or ""):
+            row["title"] = f"Comment on {row['thread_title']}"
+    return rows
+
+
 def day_report(db: sqlite_utils.Database, config: Config, day: dt.date, *,
                now: dt.datetime | None = None) -> report.DayReport:
     """What the report and the digest show for `day` (a local day in config.timezone).
@@ -685,8 +693,8 @@ def day_report(db: sqlite_utils.Database, config: Config, day: dt.date, *,
         overall=mood.scope_mood(tallies, mood.OVERALL, day, chart_days=report.CHART_DAYS),
         terms=[mood.scope_mood(tallies, w.name, day, chart_days=report.CHART_DAYS) for w in config.watch],
         threads=threads, problems=problems,
-        negative_rows=store.day_mentions(db, start, end, most="negative", threshold=config.negative, limit=top),
-        positive_rows=store.day_mentions(db, start, end, most="positive", threshold=config.positive, limit=top),
+        negative_rows=_titled(store.day_mentions(db, start, end, most="negative", threshold=config.negative, limit=top)),
+        positive_rows=_titled(store.day_mentions(db, start, end, most="positive", threshold=config.positive, limit=top)),
         feed_rows=store.feed_health(db, include_comment_feeds=True),
         negative=config.negative, positive=config.positive,
     )

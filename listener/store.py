@@ -720,8 +720,10 @@ def day_mentions(db: sqlite_utils.Database, start: dt.datetime, end: dt.datetime
     clause = "items.compound <= ?" if negative else "items.compound >= ?"
     return list(db.query(
         "SELECT items.id, COALESCE(parent.name, feeds.name) AS feed, items.title, items.url, items.author,"
-        " items.published, items.first_seen, items.terms, items.compound, items.snippet, items.thread_id"
+        " items.published, items.first_seen, items.terms, items.compound, items.snippet, items.thread_id,"
+        " threads.title AS thread_title"
         " FROM items JOIN feeds ON feeds.id = items.feed_id LEFT JOIN feeds AS parent ON parent.id = feeds.parent_id"
+        " LEFT JOIN threads ON threads.id = items.thread_id"
         f" WHERE {_MOOD_WHERE} AND items.compound IS NOT NULL AND {clause}"
         f" ORDER BY items.compound {'ASC' if negative else 'DESC'}, items.id LIMIT ?",
         [iso(start), iso(end), threshold, limit]))

@@ -537,3 +537,21 @@ def test_feed_views_follow_the_state_listener_feeds_shows():
     assert "failing for 14 days" in failing[0].detail and "no longer polled" in failing[0].detail
     assert [(f.name, f.detail) for f in stale] == [("C", "no items since it was added")]
     assert comments == 1  # and E, whose row is broken, is left out without stopping the others
+
+
+def test_a_comment_in_the_mention_lists_is_named_by_its_conversation(tmp_path):
+    """WordPress comment titles are "By: Name"; the lists say which thread the comment is in instead."""
+    import shutil
+
+    from listener import pipeline as wiring
+    from listener.config import load_config
+
+    repo = Path(__file__).resolve().parents[1]
+    shutil.copytree(repo / "sample", tmp_path / "sample")
+    shutil.copy(repo / "feeds.yaml", tmp_path / "feeds.yaml")
+    config = load_config(tmp_path / "feeds.yaml")
+    wiring.poll(config, force=True)
+    page = wiring.render_report(config, None, None).read_text(encoding="utf-8")
+    lists = page[page.index("Most negative"):]
+    assert "Comment on Sync outage on 22 November" in lists
+    assert "By: Hannah Whitfield" not in lists
