@@ -182,3 +182,20 @@ def test_duplicate_guids_and_missing_guids_are_stored_once_each(tmp_path, feed_s
     again = listener(config, "poll", "--all")
     assert "0 new items" in again.stdout
     assert db_rows(tmp_path, "SELECT count(*), count(DISTINCT key) FROM items") == [(4, 4)]
+
+
+@pytest.mark.parametrize("broken_body, kind", [
+    ("<html><body><h1>Sign in</h1><form></form></body></html>", "not_a_feed"),
+    ("", "empty"),
+])
+def test_a_feed_that_turns_into_a_page_or_nothing_deletes_nothing(tmp_path, feed_server, broken_body, kind):
+    """RELIABILITY A9: an HTML login page or an empty 200 is an error, never 'the feed is now empty'."""
+    feed_server.add("/blog.xml", rss(blog_entries()))
+    config = Watchlist(feeds=[{"name": "Blog", "url": feed_server.url("/blog.xml")}]).write(tmp_path)
+    assert listener(config, "poll").returncode == 0
+    before = db_rows(tmp_path, "SELECT id, key, title, content_hash FROM items ORDER BY id")
+
+    feed_server.add("/blog.xml", broken_body, content_type="text/html")
+    assert listener(config, "poll", "--all").returncode == 0
+    assert db_rows(tmp_path, "SELECT id, key, title, content_hash FROM items ORDER BY id") == before
+    assert db_rows(tmp_path, "SELECT status, error_kind, item_count FROM feeds") == [("error", kind, 3)]
