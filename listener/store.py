@@ -25,7 +25,7 @@ import sqlite_utils
 
 from listener.errors import NotFoundError
 from listener.models import FeedSpec, ScoredItem
-from listener.schedule import DISABLE_AFTER, GONE, DISABLED, feed_state, human_duration
+from listener.schedule import DISABLE_AFTER, DISABLED, GONE, feed_state, human_duration
 
 log = logging.getLogger(__name__)
 
