@@ -10,6 +10,7 @@ import datetime as dt
 import hashlib
 import json
 import logging
+import math
 import multiprocessing
 import os
 import signal
@@ -547,6 +548,11 @@ def _thread_item(row: dict, staff: frozenset[str], root_row: dict | None) -> Thr
     )
 
 
+def _ack(row: dict) -> Ack:
+    covers = row.get("last_item_id")
+    return Ack(_moment(row["acked_at"]), row["by"], row["note"], math.inf if covers is None else covers)
+
+
 def _summarize(config: Config, thread_id: str, rows: list[dict], info: dict | None, acks: list[dict],
                now: dt.datetime) -> tuple[ThreadSummary, list[ThreadItem]]:
     staff = staff_set(config.staff_authors)
@@ -557,7 +563,7 @@ def _summarize(config: Config, thread_id: str, rows: list[dict], info: dict | No
     items = [_thread_item(row, staff, root_row) for row in rows]
     terms = sorted({term for row in rows if row["is_hit"] for term in row["terms"]})
     summary = summarize_thread(
-        items, [_moment(a["acked_at"]) for a in acks], negative=config.negative,
+        items, [_ack(a).mark for a in acks], negative=config.negative,
         positive=config.positive, now=now, thread_id=thread_id,
         title=info.get("title") or (root_row["title"] if root_row else None),
         url=info.get("url") or (root if root.startswith("http") else None),
@@ -608,7 +614,7 @@ def thread_detail(db: sqlite_utils.Database, config: Config, thread_id: str, *,
     acks = store.thread_acks(db, [thread_id]).get(thread_id, [])
     summary, items = _summarize(config, thread_id, rows, store.thread_info(db, [thread_id]).get(thread_id),
                                 acks, now)
-    records = [Ack(_moment(a["acked_at"]), a["by"], a["note"]) for a in acks]
+    records = [_ack(a) for a in acks]
     talk = conversation(items, records, summary, negative=config.negative, positive=config.positive)
     return ThreadDetail(summary, talk, acks)
 

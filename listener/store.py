@@ -506,7 +506,7 @@ def thread_info(db: sqlite_utils.Database, ids: Sequence[str]) -> dict[str, dict
 def thread_acks(db: sqlite_utils.Database, ids: Sequence[str]) -> dict[str, list[dict[str, Any]]]:
     """id -> its acks, oldest first: acked_at, by, note."""
     grouped: dict[str, list[dict[str, Any]]] = {}
-    for row in db.query("SELECT thread_id, acked_at, by, note FROM acks"
+    for row in db.query("SELECT thread_id, acked_at, by, note, last_item_id FROM acks"
                         " WHERE thread_id IN (SELECT value FROM json_each(?)) ORDER BY thread_id, acked_at, id",
                         [json.dumps(list(ids))]):
         grouped.setdefault(row["thread_id"], []).append(row)
@@ -535,8 +535,8 @@ def add_ack(db: sqlite_utils.Database, thread_id: str, *, by: str | None, note: 
     stamp = iso(now or utcnow())
     with write(db):
         thread_id = resolve_thread(db, thread_id)
-        cursor = db.execute("INSERT INTO acks (thread_id, acked_at, by, note) VALUES (?, ?, ?, ?)",
-                            [thread_id, stamp, by, note])
+        cursor = db.execute("INSERT INTO acks (thread_id, acked_at, by, note, last_item_id)"
+                            " VALUES (?, ?, ?, ?, (SELECT max(id) FROM items))", [thread_id, stamp, by, note])
     return {"id": cursor.lastrowid, "thread_id": thread_id, "acked_at": stamp, "by": by, "note": note}
 
 
@@ -702,6 +702,14 @@ def _m006_report_indexes(db: sqlite_utils.Database) -> None:
 
 
 MIGRATIONS.append(_m006_report_indexes)
+
+
+def _m007_ack_covers(db: sqlite_utils.Database) -> None:
+    """An ack covers the items stored before it: by id, since two can share a second of wall clock."""
+    db["acks"].add_column("last_item_id", int)
+
+
+MIGRATIONS.append(_m007_ack_covers)
 
 _MOOD_WHERE = "items.is_hit = 1 AND items.is_staff = 0 AND items.first_seen >= ? AND items.first_seen < ?"
 

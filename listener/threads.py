@@ -387,7 +387,7 @@ def is_negative(item: ThreadItem, negative: float) -> bool:
     return item.compound is not None and item.compound <= negative
 
 
-def summarize_thread(items: Sequence[ThreadItem], acks: Sequence[dt.datetime], *, negative: float,
+def summarize_thread(items: Sequence[ThreadItem], acks: Sequence[dt.datetime | AckMark], *, negative: float,
                      now: dt.datetime, positive: float = 0.05, thread_id: str | None = None,
                      title: str | None = None, url: str | None = None, feed: str | None = None,
                      terms: Sequence[str] = ()) -> ThreadSummary:
@@ -402,11 +402,10 @@ def summarize_thread(items: Sequence[ThreadItem], acks: Sequence[dt.datetime], *
     staff_times = [i.published for i in ordered if i.staff]
     last_staff = max(staff_times) if staff_times else None
     staff_replied = any(i.staff and not i.root for i in ordered)
-    last_ack = max(acks) if acks else None
+    last_ack = _last_ack(acks)
     negatives = [i for i in ordered if not i.staff and is_negative(i, negative)]
     unanswered = [i for i in negatives
-                  if (last_staff is None or last_staff <= i.published)
-                  and (last_ack is None or last_ack < i.arrival)]
+                  if (last_staff is None or last_staff <= i.published) and _after_ack(i, last_ack)]
     needs_reply = bool(unanswered)
     oldest = unanswered[0] if unanswered else None
     waiting = max(0.0, (now - oldest.published).total_seconds()) if oldest else None
@@ -430,7 +429,7 @@ def summarize_thread(items: Sequence[ThreadItem], acks: Sequence[dt.datetime], *
         defended=oldest is not None and _defended(ordered, oldest, positive),
         waiting_seconds=round(waiting) if waiting is not None else None,
         unanswered=_quote(oldest) if oldest else None,
-        acked_at=last_ack,
+        acked_at=last_ack[0] if last_ack else None,
         terms=tuple(terms),
     )
 
@@ -512,6 +511,25 @@ class Ack:
     at: dt.datetime
     by: str | None = None
     note: str | None = None
+    covers: float = math.inf  # the newest item id stored when the ack was made
+
+    @property
+    def mark(self) -> AckMark:
+        return (self.at, self.covers)
+
+
+AckMark = tuple[dt.datetime, float]
+
+
+def _last_ack(acks: Sequence[dt.datetime | AckMark]) -> AckMark | None:
+    """The newest ack as (time, newest item id it covers); a bare time covers all that arrived by then."""
+    marks = [a if isinstance(a, tuple) else (a, math.inf) for a in acks]
+    return max(marks) if marks else None
+
+
+def _after_ack(item: ThreadItem, last_ack: AckMark | None) -> bool:
+    """Arrived after the ack. Item ids break ties within the second timestamps are stored to."""
+    return last_ack is None or last_ack < (item.arrival, item.id)
 
 
 def conversation(items: Sequence[ThreadItem], acks: Sequence[Ack], summary: ThreadSummary, *,
@@ -525,10 +543,9 @@ def conversation(items: Sequence[ThreadItem], acks: Sequence[Ack], summary: Thre
     waiting = set()
     if summary.oldest_unanswered_negative is not None:
         last_staff = max((i.published for i in items if i.staff), default=None)
-        last_ack = max((a.at for a in acks), default=None)
+        last_ack = _last_ack([a.mark for a in acks])
         waiting = {i.id for i in items if not i.staff and is_negative(i, negative)
-                   and (last_staff is None or last_staff <= i.published)
-                   and (last_ack is None or last_ack < i.arrival)}
+                   and (last_staff is None or last_staff <= i.published) and _after_ack(i, last_ack)}
     rows: list[tuple[tuple, dict[str, Any]]] = []
     for item in items:
         mood = None

@@ -120,6 +120,16 @@ def test_an_ack_covers_what_had_arrived_not_what_was_dated_before_it():
     assert not summarize([item(5, -0.7), on_time], acks=[at(1)]).needs_reply
 
 
+def test_a_comment_stored_in_the_same_second_as_the_ack_but_after_it_reopens():
+    # Timestamps are stored to the second; the ack remembers the newest item id it has seen.
+    seen = item(3, -0.5, arrived_hours_ago=1)
+    after = item(2, -0.6, arrived_hours_ago=1)
+    ack = (at(1), seen.id)
+    assert summarize([seen], acks=[ack]).status == "acked"
+    reopened = summarize([seen, after], acks=[ack])
+    assert reopened.needs_reply and reopened.unanswered["id"] == after.id
+
+
 def test_the_latest_ack_counts():
     summary = summarize([item(5, -0.7), item(2, -0.4)], acks=[at(6), at(1)])
     assert not summary.needs_reply
