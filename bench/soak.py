@@ -172,9 +172,11 @@ def main() -> int:
     print(f"broken feed retried after (s): {gaps}")
     print(f"digests received: {len(inbox.messages)}")
     print(f"new mentions logged: {mentions}")
-    rss = [s[1] for s in samples]
-    fds = [s[2] for s in samples]
-    print(f"RSS MB: start {rss[0]:.1f}, max {max(rss):.1f}, end {rss[-1]:.1f}; fds: {min(fds)}..{max(fds)}")
+    settled = [s for s in samples if s[0] >= 20] or samples  # after start-up and the first cycle
+    rss = [s[1] for s in settled]
+    fds = [s[2] for s in settled]
+    print(f"RSS MB after the first cycle: {rss[0]:.1f}, max {max(rss):.1f}, end {rss[-1]:.1f}; "
+          f"fds: {min(fds)}..{max(fds)}")
     print(f"job errors in log: {log_text.count('job failed')}; log: {log_path}")
     return 0 if code == 0 else 1
 

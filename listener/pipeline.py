@@ -129,7 +129,8 @@ class ParsePool:
     """Runs process_body on every core while the main thread commits.
 
     A cycle with few feeds parses in-process: starting workers (~0.3 s) costs more than it saves.
-    A larger cycle starts the workers before its first fetch returns, so start-up overlaps the network.
+    A larger cycle starts them at its first body to parse, so their start-up overlaps the fetches
+    still running, and a cycle of 304s never starts them.
     """
 
     def __init__(self, workers: int | None = None) -> None:
@@ -232,6 +233,7 @@ class PollCycle:
         self.comment_counts: dict[int, int | None] = {}  # comment feed id -> its post's count, until stored
         self.on_outcome = on_outcome or (lambda outcome: None)
         self.fault = _FaultHook()
+        self.many_feeds = False
 
     def run(self, feeds: Sequence[store.FeedRow]) -> list[FeedOutcome]:
         """Fetch, process and store `feeds`; one feed's failure never stops the others."""
@@ -239,8 +241,7 @@ class PollCycle:
         jobs = [FetchJob(feed.id, feed.url, feed.etag, feed.last_modified, self._verify_tls(feed)) for feed in feeds]
         pending: list[tuple[store.FeedRow, FetchResult, Future]] = []
         outcomes = []
-        if len(feeds) >= WORKERS_FROM_FEEDS:
-            self.pool.start()
+        self.many_feeds = len(feeds) >= WORKERS_FROM_FEEDS
         for job, result in self.fetcher.fetch_many(jobs):
             feed = by_id[job.key]
             if isinstance(result, FetchError):
@@ -257,8 +258,8 @@ class PollCycle:
 
     def _submit(self, feed: store.FeedRow, result: FetchResult) -> Future:
         body = result.body or b""
-        if len(body) >= INLINE_BYTES:
-            self.pool.start()
+        if self.many_feeds or len(body) >= INLINE_BYTES:
+            self.pool.start()  # at the first body to parse: a cycle of 304s never pays for workers
         return self.pool.submit(
             body, inline=False, url=result.url, headers=result.headers,
             known=store.known_hashes(self.db, feed.id), watchlist=self.watchlist,
