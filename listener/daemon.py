@@ -52,6 +52,7 @@ from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers import SchedulerNotRunningError
 from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from listener import pipeline, store
@@ -64,6 +65,7 @@ log = logging.getLogger(__name__)
 
 STOP_TIMEOUT = 30.0  # seconds the work in flight gets after SIGTERM
 CATCHUP_EVERY = 3600  # seconds between digest catch-up checks
+DIGEST_RETRY_MINUTES = (1, 5, 15, 60)  # after a temporary SMTP failure
 RETENTION_EVERY = 24 * 3600
 RETENTION_DELAY = 600  # first prune this long after start-up, out of the first cycle's way
 CLOCK_CHECK = 5.0  # seconds between wall-clock checks
@@ -105,6 +107,7 @@ class Daemon:
         )
         self.stats = {"cycles": 0, "digests": 0, "skipped_ticks": 0, "errors": 0, "clock_steps": 0}
         self._skips_in_a_row = 0
+        self._digest_failures = 0
         self._busy = 0
         self._idle = threading.Condition()
         self._db = None
@@ -234,10 +237,23 @@ class Daemon:
                 log.warning("digest for %s postponed: %s; the next catch-up check sends it", day, exc)
                 return
             except ListenerError as exc:
-                retry = "refused for good" if getattr(exc, "permanent", False) else "next try within the hour"
-                log.error("digest for %s not sent (%s): %s", day, retry, exc)
+                if getattr(exc, "permanent", False):
+                    log.error("digest for %s not sent (refused for good): %s", day, exc)
+                else:
+                    minutes = self._schedule_digest_retry(now)
+                    log.error("digest for %s not sent (next try in %d min): %s", day, minutes, exc)
                 return
+            self._digest_failures = 0
             self.stats["digests"] += 1
+
+    def _schedule_digest_retry(self, now: dt.datetime) -> int:
+        """A temporary failure is retried after 1, 5, 15, then every 60 minutes (RELIABILITY G1)."""
+        minutes = DIGEST_RETRY_MINUTES[min(self._digest_failures, len(DIGEST_RETRY_MINUTES) - 1)]
+        self._digest_failures += 1
+        self.scheduler.add_job(self._digest_job, DateTrigger(now + dt.timedelta(minutes=minutes)),
+                               id="digest-retry", name="digest retry", args=["retry"],
+                               replace_existing=True, misfire_grace_time=None)
+        return minutes
 
     def _retention_job(self) -> None:
         with self._working() as go:

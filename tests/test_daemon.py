@@ -516,6 +516,26 @@ def test_before_its_time_the_digest_is_not_sent_and_a_failure_is_retried(tmp_pat
     assert [day for day, _ in ledger.sends] == [dt.date(2026, 6, 1)]
 
 
+def test_a_temporary_digest_failure_is_retried_after_1_5_and_15_minutes(tmp_path):
+    ledger = Ledger(fail=3)
+    config = digest_config(tmp_path, "07:30")
+    with time_machine.travel(local(2026, 6, 1, 7, 45), tick=True):
+        running = InProcess(config, ledger)
+        waits = []
+        for _ in range(3):
+            wait_for(lambda: running.daemon.scheduler.get_job("digest-retry") is not None, 10, "a retry")
+            retry = running.daemon.scheduler.get_job("digest-retry")
+            waits.append(round((retry.next_run_time - local(2026, 6, 1, 7, 45)).total_seconds() / 60))
+            running.daemon.scheduler.remove_job("digest-retry")
+            if len(waits) < 3:
+                running.daemon._digest_job("retry")
+        running.daemon._digest_job("retry")
+        assert running.daemon.scheduler.get_job("digest-retry") is None
+        assert running.stop() == 0
+    assert waits == [1, 5, 15]
+    assert [day for day, _ in ledger.sends] == [dt.date(2026, 6, 1)]
+
+
 def test_a_wall_clock_step_back_does_not_make_the_daemon_sleep_through_it(tmp_path, feed_server, monkeypatch):
     monkeypatch.setattr(daemon_module, "CLOCK_CHECK", 0.2)
     feed_server.add("/good.xml", rss(entries(1)))
