@@ -211,6 +211,10 @@ def poll(ctx: click.Context, names: tuple[str, ...], force: bool, wait: float) -
         click.echo(summary.line())
         for failed in summary.failed:
             click.echo(f"  failed: {failed.name}: {failed.error}", err=True)
+    if summary.not_stored:  # a broken feed is the feed's problem; a full disk is ours, and cron should say so
+        first = summary.not_stored[0]
+        raise ListenerError(f"could not store {len(summary.not_stored)} feeds (first: {first.name}: {first.error}); "
+                            "nothing was lost: the next poll fetches them again")
 
 
 class _Progress:

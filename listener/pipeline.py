@@ -186,6 +186,7 @@ class FeedOutcome:
     updated: int = 0
     new_hits: int = 0
     error: str | None = None
+    error_kind: str | None = None
 
 
 @dataclass
@@ -207,6 +208,11 @@ class PollSummary:
     @property
     def failed(self) -> list[FeedOutcome]:
         return [o for o in self.outcomes if o.status in ("error", "gone")]
+
+    @property
+    def not_stored(self) -> list[FeedOutcome]:
+        """Feeds whose items could not be written: our problem (a full disk), not the feed's."""
+        return [o for o in self.failed if o.error_kind == "store"]
 
     def line(self) -> str:
         feeds = sum(1 for o in self.outcomes if o.kind == "feed")
@@ -276,7 +282,7 @@ class PollCycle:
             except ParseError as exc:
                 outcomes.append(self._failed(feed, exc.kind, str(exc), result.status, None))
             except Exception as exc:  # noqa: BLE001 - RELIABILITY F7: one feed's bug stays with that feed
-                log.exception("processing %s failed", feed.name)
+                log.debug("processing %s failed", feed.name, exc_info=True)  # _failed logs the one line
                 outcomes.append(self._failed(feed, "error", f"{type(exc).__name__}: {exc}", result.status, None))
             else:
                 outcomes.append(self._store(feed, result, processed))
@@ -320,7 +326,8 @@ class PollCycle:
         elif errors >= FAILING_AFTER_ERRORS:
             log.warning("%s: failing (%d errors in a row): next try in %s", feed.name, errors,
                         human_duration((next_poll - now).total_seconds()))
-        outcome = FeedOutcome(feed.name, feed.kind, "gone" if gone else "error", error=f"{kind}: {message}")
+        outcome = FeedOutcome(feed.name, feed.kind, "gone" if gone else "error", error=f"{kind}: {message}",
+                              error_kind=kind)
         self.on_outcome(outcome)
         return outcome
 
@@ -346,7 +353,7 @@ class PollCycle:
         except ListenerError as exc:
             return self._failed(feed, "store", str(exc), result.status, None)
         except Exception as exc:  # noqa: BLE001 - disk full, locked for too long: validators stay old
-            log.exception("storing %s failed", feed.name)
+            log.debug("storing %s failed", feed.name, exc_info=True)  # _failed logs the one line
             return self._failed(feed, "store", f"{type(exc).__name__}: {exc}", result.status, None)
         if feed.id in self.comment_counts:
             self._stored_comment_count(feed)

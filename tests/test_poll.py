@@ -199,3 +199,33 @@ def test_a_feed_that_turns_into_a_page_or_nothing_deletes_nothing(tmp_path, feed
     assert listener(config, "poll", "--all").returncode == 0
     assert db_rows(tmp_path, "SELECT id, key, title, content_hash FROM items ORDER BY id") == before
     assert db_rows(tmp_path, "SELECT status, error_kind, item_count FROM feeds") == [("error", kind, 3)]
+
+
+def test_a_full_disk_fails_the_poll_loudly_and_loses_nothing(tmp_path, feed_server):
+    """RELIABILITY E5: the write fails, validators stay old, cron sees exit 1, the next poll stores it all."""
+    import resource
+
+    feed_server.add("/blog.xml", rss(blog_entries(3)), etag='"v1"')
+    config = Watchlist(feeds=[{"name": "Blog", "url": feed_server.url("/blog.xml")}]).write(tmp_path)
+    assert listener(config, "poll").returncode == 0
+    big = [Entry(f"Quillfeather post {i}", "Quillfeather is terrible. " * 200, guid=f"big-{i}",
+                 link=f"https://blog.quill.example/big/{i}") for i in range(200)]
+    feed_server.add("/blog.xml", rss(big), etag='"v2"')
+    files = [tmp_path / name for name in ("listener.db", "listener.db-wal")]
+    limit = max(f.stat().st_size for f in files if f.exists()) + 64 * 1024
+
+    def small_disk():
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    full = subprocess.run([sys.executable, "-m", "listener", "--config", config, "poll", "--all"],
+                          capture_output=True, text=True, timeout=60, preexec_fn=small_disk)
+    assert full.returncode == 1, full.stderr
+    assert "could not store 1 feeds" in full.stderr.splitlines()[-1]
+    assert db_rows(tmp_path, "SELECT count(*) FROM items") == [(3,)]
+    assert db_rows(tmp_path, "SELECT etag FROM feeds") == [('"v1"',)]
+    assert db_rows(tmp_path, "PRAGMA integrity_check") == [("ok",)]
+
+    again = listener(config, "poll", "--all")
+    assert again.returncode == 0, again.stderr
+    assert db_rows(tmp_path, "SELECT count(*) FROM items") == [(203,)]
