@@ -568,5 +568,24 @@ def digest(ctx: click.Context, day: str | None, send: bool, to: tuple[str, ...],
         click.echo(outcome.line())
 
 
+@cli.command()
+@click.argument("target", type=click.Path(dir_okay=False))
+@pass_state
+def backup(state: State, target: str) -> None:
+    """Copy the database to TARGET while polls may keep writing, and check the copy.
+
+    Copying listener.db with cp while it is being written can give a corrupt copy; this cannot.
+
+    \b
+    Example (crontab, nightly):
+        15 3 * * *  listener -q backup /var/backups/listener-$(date +%a).db
+    """
+    path = store.backup(state.open_db(), target)
+    status = store.quick_check(store.open_db(path))
+    if status != "ok":
+        raise ListenerError(f"the backup at {path} fails its check: {status}")
+    click.echo(f"backed up {state.config.database} to {path} ({path.stat().st_size:,} bytes, check ok)")
+
+
 def main() -> None:
     cli(prog_name="listener")

@@ -118,6 +118,8 @@ class Daemon:
         """Hold the daemon lock, schedule the jobs and block until SIGTERM/SIGINT (or stop())."""
         with hold_lock(daemon_lock_path(self.config.database)):
             self._db = store.open_db(self.config.database)
+            if (status := store.quick_check(self._db)) != "ok":  # RELIABILITY E6: say so, keep going
+                log.error("the database fails its quick check (%s): make a backup and see the README", status)
             store.sync_feeds(self._db, self.config.feeds)
             if store.rebase_schedule(self._db, store.utcnow()):
                 log.warning("feeds were last polled in the future: the clock went back; their waits now count from now")

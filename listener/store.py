@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import os
 import random
 import sqlite3
 import time
@@ -806,3 +807,28 @@ def finish_digest(db: sqlite_utils.Database, day: dt.date, outcomes: dict[str, t
                 " sent_at = CASE WHEN ? = 'sent' THEN ? ELSE sent_at END WHERE day = ? AND recipient = ?",
                 [status, (error or None) and error[:MAX_ERROR_CHARS], stamp, status, stamp, day.isoformat(),
                  recipient])
+
+
+# --- backups and checks -----------------------------------------------------------------------
+
+
+def backup(db: sqlite_utils.Database, target: str | Path) -> Path:
+    """A consistent copy made while others keep writing (SQLite's online backup), written to a
+    temporary file and renamed, so a half-made backup never stands where a good one should."""
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(f".{target.name}.partial")
+    partial.unlink(missing_ok=True)
+    copy = sqlite3.connect(str(partial))
+    try:
+        db.conn.backup(copy, pages=1024)
+        copy.execute("PRAGMA journal_mode = DELETE")
+    finally:
+        copy.close()
+    os.replace(partial, target)
+    return target
+
+
+def quick_check(db: sqlite_utils.Database) -> str:
+    """'ok', or SQLite's first complaint about the file."""
+    return db.execute("PRAGMA quick_check").fetchone()[0]

@@ -119,3 +119,15 @@ def test_opml_with_entities_is_refused(tmp_path):
     assert result.returncode == 1
     assert "DTD" in result.stderr
     assert config.read_text() == "feeds: []\n"
+
+
+def test_backup_writes_a_checked_copy(tmp_path):
+    config = tmp_path / "feeds.yaml"
+    config.write_text("feeds: []\n")
+    assert run("--config", str(config), "feeds").returncode == 0
+    result = run("--config", str(config), "backup", str(tmp_path / "copies" / "nightly.db"))
+    assert result.returncode == 0, result.stderr
+    assert "check ok" in result.stdout
+    import sqlite3
+    with sqlite3.connect(tmp_path / "copies" / "nightly.db") as conn:
+        assert ("feeds",) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()

@@ -151,3 +151,32 @@ def test_errors_are_counted_and_capped(db):
     assert db.execute("SELECT count(*) FROM feed_errors").fetchone()[0] == store.MAX_ERRORS_KEPT
     store.save_poll(db, feed, update(), [], extras=no_extras, now=NOW)
     assert store.feed_health(db)[0]["consecutive_errors"] == 0
+
+
+def test_a_backup_taken_while_a_writer_inserts_is_consistent(tmp_path, db):
+    """RELIABILITY E6: the online backup of a database that is being written passes integrity_check."""
+    import threading
+
+    feed = blog_id(db)
+    writer_db = store.open_db(tmp_path / "listener.db")
+    stop = threading.Event()
+
+    def keep_writing():
+        n = 0
+        while not stop.is_set():
+            store.save_poll(writer_db, feed, update(), [scored(f"w{n}")], extras=no_extras, now=NOW)
+            n += 1
+
+    writer = threading.Thread(target=keep_writing)
+    writer.start()
+    try:
+        time.sleep(0.2)
+        copy = store.backup(db, tmp_path / "backups" / "copy.db")
+    finally:
+        stop.set()
+        writer.join(10)
+    with sqlite3.connect(copy) as conn:
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        copied = conn.execute("SELECT count(*) FROM items").fetchone()[0]
+    assert copied > 0
+    assert not list((tmp_path / "backups").glob(".*partial"))
