@@ -316,8 +316,8 @@ class PollCycle:
                                next_poll_at=next_poll, now=now, gone=gone)
             # RELIABILITY A4: a configured feed failing every poll for 7 days stops being polled.
             disabled = not gone and feed.kind == "feed" and store.disable_failing_feed(self.db, feed.id, now=now)
-        except Exception:  # noqa: BLE001 - the error row is best effort; the cycle goes on
-            log.exception("could not record the error of %s", feed.name)
+        except Exception as exc:  # noqa: BLE001 - the error row is best effort; the cycle goes on
+            log.error("could not record the error of %s: %s", feed.name, exc, exc_info=log.isEnabledFor(logging.DEBUG))
         log.warning("%s: %s: %s", feed.name, kind, message)
         if gone:
             log.warning("%s: the server says it is gone for good (410): no longer polled", feed.name)
