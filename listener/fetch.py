@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import queue
 import socket
 import ssl
 import stat
@@ -26,13 +27,13 @@ import time
 import zlib
 from collections import Counter, deque
 from collections.abc import Iterable, Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from email.utils import formatdate, parsedate_to_datetime
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, Generic, TypeVar
 from urllib.parse import unquote, urlsplit
 
 import httpcore
@@ -59,11 +60,14 @@ _DECODABLE = _GZIP | {"deflate"}
 _PIECE = 64 * 1024  # most bytes one decompress step may produce
 
 
+K = TypeVar("K")
+
+
 @dataclass(frozen=True)
-class FetchJob:
+class FetchJob(Generic[K]):
     """One fetch for Fetcher.fetch_many; `key` is the caller's handle, passed back untouched."""
 
-    key: object
+    key: K
     url: str
     etag: str | None = None
     last_modified: str | None = None
@@ -125,8 +129,8 @@ class Fetcher:
         return _fetch_http(url, etag, last_modified, self.limits, client, self._slots)
 
     def fetch_many(
-        self, jobs: Iterable[FetchJob]
-    ) -> Iterator[tuple[FetchJob, FetchResult | FetchError]]:
+        self, jobs: Iterable[FetchJob[K]]
+    ) -> Iterator[tuple[FetchJob[K], FetchResult | FetchError]]:
         """Run up to `workers` fetches at once and yield each job with its outcome as it completes.
 
         One job's failure never raises here: it is yielded as its FetchError (kind "error" for
@@ -135,22 +139,39 @@ class Fetcher:
         workers that other hosts could use. Closing the generator early waits for the fetches
         in flight (each bounded by its deadline) and starts no new ones.
         """
-        queue = _HostQueue(jobs, self.limits.per_host)
+        waiting = _HostQueue(jobs, self.limits.per_host)
+        total = waiting.count
+        finished: queue.SimpleQueue[tuple[FetchJob[K], FetchResult | FetchError]] = queue.SimpleQueue()
+        lock = threading.RLock()  # a job done before its callback is attached calls back inside refill()
+        state = {"running": 0, "stopped": False}
+
         with ThreadPoolExecutor(self.limits.workers, thread_name_prefix="listener-fetch") as pool:
-            running: dict[Future[FetchResult | FetchError], FetchJob] = {}
 
             def refill() -> None:
-                for job in queue.take(self.limits.workers - len(running)):
-                    running[pool.submit(self._outcome, job)] = job
+                with lock:
+                    if state["stopped"]:
+                        return
+                    for job in waiting.take(self.limits.workers - state["running"]):
+                        state["running"] += 1
+                        pool.submit(self._outcome, job).add_done_callback(
+                            lambda future, job=job: complete(job, future))
+
+            def complete(job: FetchJob[K], future: Future[FetchResult | FetchError]) -> None:
+                # Runs in the worker that finished: the next job starts at once, however long the
+                # caller takes over the results it already has.
+                with lock:
+                    state["running"] -= 1
+                    waiting.done(job)
+                finished.put((job, future.result()))
+                refill()
 
             refill()
-            while running:
-                done, _ = wait(running, return_when=FIRST_COMPLETED)
-                finished = [(running.pop(future), future.result()) for future in done]
-                for job, _ in finished:
-                    queue.done(job)
-                refill()  # before yielding, so workers stay busy while the caller handles results
-                yield from finished
+            try:
+                for _ in range(total):
+                    yield finished.get()
+            finally:
+                with lock:
+                    state["stopped"] = True
 
     def close(self) -> None:
         with self._lock:
@@ -175,7 +196,7 @@ class Fetcher:
                 self._clients[verify] = _new_client(self.limits, verify=verify)
             return self._clients[verify]
 
-    def _outcome(self, job: FetchJob) -> FetchResult | FetchError:
+    def _outcome(self, job: FetchJob[Any]) -> FetchResult | FetchError:
         try:
             return self.fetch(
                 job.url, etag=job.etag, last_modified=job.last_modified, verify_tls=job.verify_tls
@@ -549,19 +570,19 @@ class _HostSlots:
             semaphore.release()
 
 
-class _HostQueue:
+class _HostQueue(Generic[K]):
     """Jobs waiting to run, grouped by host. Handing out only jobs whose host has a free slot
     keeps workers busy with other hosts instead of parked on one host's semaphore."""
 
-    def __init__(self, jobs: Iterable[FetchJob], per_host: int) -> None:
+    def __init__(self, jobs: Iterable[FetchJob[K]], per_host: int) -> None:
         self._per_host = per_host
-        self._waiting: dict[str | None, deque[FetchJob]] = {}
+        self._waiting: dict[str | None, deque[FetchJob[K]]] = {}
         self._running: Counter[str | None] = Counter()
         for job in jobs:
             self._waiting.setdefault(_job_host(job.url), deque()).append(job)
 
-    def take(self, n: int) -> list[FetchJob]:
-        taken: list[FetchJob] = []
+    def take(self, n: int) -> list[FetchJob[K]]:
+        taken: list[FetchJob[K]] = []
         for host, waiting in list(self._waiting.items()):
             while waiting and len(taken) < n and self._has_room(host):
                 taken.append(waiting.popleft())
@@ -570,8 +591,13 @@ class _HostQueue:
                 del self._waiting[host]
         return taken
 
-    def done(self, job: FetchJob) -> None:
+    def done(self, job: FetchJob[K]) -> None:
         self._running[_job_host(job.url)] -= 1
+
+    @property
+    def count(self) -> int:
+        """Jobs not yet handed out."""
+        return sum(len(waiting) for waiting in self._waiting.values())
 
     def _has_room(self, host: str | None) -> bool:
         return host is None or self._running[host] < self._per_host

@@ -348,6 +348,7 @@ class _Server(ThreadingHTTPServer):
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, so a client's connection pool is exercised
+    disable_nagle_algorithm = True  # headers and body go out in two writes: no 40 ms delayed-ACK stall
     disable_nagle_algorithm = True  # headers and body go out in two writes: no 40 ms ACK stalls
     server: _Server
     _framed = False

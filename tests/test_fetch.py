@@ -590,3 +590,21 @@ def test_missing_local_file_is_not_found(tmp_path, as_uri):
 )
 def test_bad_url_or_scheme(url):
     assert fetch_error(url, limits=FAST).kind == "bad_url"
+
+
+def test_fetch_many_keeps_fetching_while_the_caller_is_busy_with_results(feed_server):
+    """The next fetch starts when a worker frees up, not when the caller asks for the next result:
+    a poll cycle storing one feed never leaves the network idle."""
+    for n in range(12):
+        feed_server.add(f"/f{n}.xml", MINIMAL_RSS)
+    jobs = [FetchJob(n, feed_server.url(f"/f{n}.xml")) for n in range(12)]
+    with Fetcher(FetchLimits(timeout=5, workers=4, per_host=4)) as fetcher:
+        results = fetcher.fetch_many(jobs)
+        first = next(results)
+        deadline = time.monotonic() + 5
+        while len(feed_server.requests) < 12 and time.monotonic() < deadline:
+            time.sleep(0.01)  # the caller is "busy" and asks for nothing more
+        assert len(feed_server.requests) == 12
+        rest = list(results)
+    assert sorted(job.key for job, _ in [first, *rest]) == list(range(12))
+    assert all(isinstance(result, FetchResult) for _, result in [first, *rest])
