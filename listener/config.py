@@ -6,7 +6,7 @@ import datetime as dt
 import os
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, overload
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
@@ -82,6 +82,13 @@ class _Reader:
             raise self.fail(f"{prefix}{unknown[0]}", f"unknown key (expected one of: {', '.join(sorted(allowed))})")
         return value
 
+    @overload
+    def string(self, value: Any, key: str, *, default: str, required: bool = False) -> str: ...
+    @overload
+    def string(self, value: Any, key: str, *, default: None = None, required: Literal[True]) -> str: ...
+    @overload
+    def string(self, value: Any, key: str, *, default: str | None = None, required: bool = False) -> str | None: ...
+
     def string(self, value: Any, key: str, *, default: str | None = None, required: bool = False) -> str | None:
         if value is None:
             if required:
@@ -118,6 +125,11 @@ class _Reader:
         if value is not None and not isinstance(value, int):
             raise self.fail(key, f"expected a whole number from {low} to {high}")
         return int(self.number(value, key, default, low=low, high=high))
+
+    @overload
+    def duration(self, value: Any, key: str, default: int) -> int: ...
+    @overload
+    def duration(self, value: Any, key: str, default: None) -> int | None: ...
 
     def duration(self, value: Any, key: str, default: int | None) -> int | None:
         if value is None:
@@ -260,7 +272,7 @@ class _Reader:
 
     def address(self, value: Any, key: str, default: str | None = None) -> str:
         address = self.string(value, key, default=default)
-        if not re.fullmatch(r"[^@\s<>,]+@[^@\s<>,]+", address or ""):
+        if address is None or not re.fullmatch(r"[^@\s<>,]+@[^@\s<>,]+", address):
             raise self.fail(key, f"expected an email address like team@example.com, got {address!r}")
         return address
 

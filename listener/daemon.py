@@ -54,6 +54,7 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
+import sqlite_utils
 
 from listener import pipeline, store
 from listener.errors import ListenerError, LockedError
@@ -110,7 +111,7 @@ class Daemon:
         self._digest_failures = 0
         self._busy = 0
         self._idle = threading.Condition()
-        self._db = None
+        self._db: sqlite_utils.Database | None = None  # opened by run()
 
     # --- lifecycle ----------------------------------------------------------------------------
 
@@ -202,6 +203,7 @@ class Daemon:
 
     def _poll_job(self) -> None:
         with self._working() as go:
+            assert self._db is not None  # run() opens it before it schedules any job
             if not go or not pipeline.due_feeds(self._db):
                 return
             try:

@@ -30,7 +30,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from html.parser import HTMLParser
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urljoin, urlsplit
 
 import feedparser
@@ -560,7 +560,7 @@ _MONTHS = {m: i for i, m in enumerate(
     ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), 1)}
 
 
-def _stated_day(raw: str) -> dt.date | None | bool:
+def _stated_day(raw: str) -> dt.date | None | Literal[False]:
     """The calendar day written in `raw` (ISO or RFC 822 style): a date, False when the day
     cannot exist (2024-02-30), None when no day is recognisable."""
     for match, order in ((_ISO_DAY.search(raw), "ymd"), (_RFC_DAY.search(raw), "dmy")):
@@ -595,7 +595,8 @@ def _published(entry: Any, now: dt.datetime) -> tuple[dt.datetime | None, str | 
     if name is None:
         return None, raw_text
     try:
-        when = dt.datetime(*tuple(dict.get(entry, f"{name}_parsed"))[:6], tzinfo=dt.timezone.utc)
+        fields = tuple(dict.get(entry, f"{name}_parsed") or ())  # set: that is how `name` was chosen
+        when = dt.datetime(*fields[:6]).replace(tzinfo=dt.timezone.utc)
     except (TypeError, ValueError, OverflowError):
         return None, raw_text
     if not MIN_DATE <= when <= now + FUTURE_SLACK or not _agrees_with_raw(when, raw_text):

@@ -641,14 +641,16 @@ def render_digest(report: DayReport, *, max_items: int, report_hint: str = "") -
     threads = report.threads[:max_items]
     negative = report.most_negative[:max_items]
     positive = report.most_positive[: min(max_items, 5)]
-    context = dict(r=report, threads=threads, threads_more=report.threads_total - len(threads),
+    threads_more = report.threads_total - len(threads)
+    negative_more = len(report.most_negative) - len(negative)
+    context = dict(r=report, threads=threads, threads_more=threads_more,
                    in_report_more=len(report.threads) - len(threads),
                    beyond_report=report.threads_total - len(report.threads),
                    most_negative=negative, most_positive=positive,
-                   negative_more=len(report.most_negative) - len(negative), report_hint=report_hint)
+                   negative_more=negative_more, report_hint=report_hint)
     env = environment()
     text = env.get_template("digest.txt").render(**context)
     html = env.get_template("digest.html").render(**context)
     inliner = css_inline.CSSInliner(keep_style_tags=False, keep_link_tags=False, load_remote_stylesheets=False)
     return DigestParts(subject=digest_subject(report), text=text, html=inliner.inline(html),
-                       threads_more=context["threads_more"], negative_more=context["negative_more"])
+                       threads_more=threads_more, negative_more=negative_more)

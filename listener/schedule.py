@@ -150,7 +150,7 @@ def feed_state(row: Mapping[str, Any], now: dt.datetime) -> str:
 def human_duration(seconds: float) -> str:
     """90 -> '1m30s', 7200 -> '2h', 93600 -> '1d2h': two units at most, for `listener feeds`."""
     seconds = max(0, round(seconds))
-    parts = []
+    parts: list[str] = []
     for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
         if seconds >= size or (unit == "s" and not parts):
             parts.append(f"{seconds // size}{unit}")

@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 import sqlite_utils
 
@@ -37,6 +37,14 @@ MAX_ERROR_CHARS = 10_000
 
 def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
+
+
+@overload
+def iso(moment: dt.datetime) -> str: ...
+@overload
+def iso(moment: None) -> None: ...
+@overload
+def iso(moment: dt.datetime | None) -> str | None: ...
 
 
 def iso(moment: dt.datetime | None) -> str | None:
@@ -93,7 +101,7 @@ def write(db: sqlite_utils.Database, *, attempts: int = 3) -> Iterator[sqlite_ut
 
 
 def _m001_initial(db: sqlite_utils.Database) -> None:
-    db["feeds"].create({
+    db.table("feeds").create({
         "id": int, "ident": str, "name": str, "url": str, "kind": str, "parent_id": int,
         "thread_id": str, "thread_url": str, "match_all": int, "title": str, "link": str,
         "etag": str, "last_modified": str, "status": str, "http_status": int,
@@ -105,11 +113,11 @@ def _m001_initial(db: sqlite_utils.Database) -> None:
         defaults={"kind": "feed", "consecutive_errors": 0, "item_count": 0, "redirect_count": 0,
                   "active": 1, "match_all": 0},
         foreign_keys=[("parent_id", "feeds", "id")])
-    db["feeds"].create_index(["ident"], unique=True)
-    db["feeds"].create_index(["kind", "active", "next_poll_at"])
-    db["feeds"].create_index(["parent_id"])
+    db.table("feeds").create_index(["ident"], unique=True)
+    db.table("feeds").create_index(["kind", "active", "next_poll_at"])
+    db.table("feeds").create_index(["parent_id"])
 
-    db["items"].create({
+    db.table("items").create({
         "id": int, "feed_id": int, "key": str, "url": str, "title": str, "author": str,
         "content": str, "published": str, "published_raw": str, "first_seen": str,
         "updated_at": str, "content_hash": str, "is_hit": int, "terms": str, "snippet": str,
@@ -119,29 +127,29 @@ def _m001_initial(db: sqlite_utils.Database) -> None:
     }, pk="id", not_null={"feed_id", "key", "first_seen", "updated_at", "content_hash"},
         defaults={"is_hit": 0, "terms": "[]", "is_staff": 0, "pruned": 0},
         foreign_keys=[("feed_id", "feeds", "id")])
-    db["items"].create_index(["feed_id", "key"], unique=True)
-    db["items"].create_index(["is_hit", "published"])
-    db["items"].create_index(["thread_id", "published"])
-    db["items"].create_index(["feed_id", "published"])
-    db["items"].create_index(["first_seen"])
-    db["items"].create_index(["url"])
-    db["items"].enable_fts(["title", "content"], create_triggers=True)
+    db.table("items").create_index(["feed_id", "key"], unique=True)
+    db.table("items").create_index(["is_hit", "published"])
+    db.table("items").create_index(["thread_id", "published"])
+    db.table("items").create_index(["feed_id", "published"])
+    db.table("items").create_index(["first_seen"])
+    db.table("items").create_index(["url"])
+    db.table("items").enable_fts(["title", "content"], create_triggers=True)
 
-    db["threads"].create({
+    db.table("threads").create({
         "id": str, "root": str, "url": str, "title": str, "feed_id": int, "created_at": str,
     }, pk="id", foreign_keys=[("feed_id", "feeds", "id")])
 
-    db["acks"].create({
+    db.table("acks").create({
         "id": int, "thread_id": str, "acked_at": str, "by": str, "note": str,
     }, pk="id", not_null={"thread_id", "acked_at"})
-    db["acks"].create_index(["thread_id", "acked_at"])
+    db.table("acks").create_index(["thread_id", "acked_at"])
 
-    db["feed_errors"].create({
+    db.table("feed_errors").create({
         "id": int, "feed_id": int, "at": str, "kind": str, "http_status": int, "message": str,
     }, pk="id", foreign_keys=[("feed_id", "feeds", "id")])
-    db["feed_errors"].create_index(["feed_id", "at"])
+    db.table("feed_errors").create_index(["feed_id", "at"])
 
-    db["digests"].create({
+    db.table("digests").create({
         "day": str, "recipient": str, "status": str, "message_id": str, "attempts": int,
         "last_error": str, "updated_at": str, "sent_at": str,
     }, pk=("day", "recipient"), defaults={"attempts": 0})
@@ -239,6 +247,7 @@ def ensure_comment_feed(db: sqlite_utils.Database, parent: FeedRow, url: str, *,
         "INSERT INTO feeds (ident, name, url, kind, parent_id, thread_id, thread_url, active, created_at) "
         "VALUES (?, ?, ?, 'comments', ?, ?, ?, 1, ?)",
         [ident, name, url, parent.id, thread_id, thread_url, iso(utcnow())])
+    assert cursor.lastrowid is not None  # set by the INSERT just run
     return cursor.lastrowid
 
 
@@ -382,7 +391,8 @@ def mentions(db: sqlite_utils.Database, *, since: dt.datetime | None = None, ter
              feed: str | None = None, negative_at_most: float | None = None,
              limit: int | None = 50) -> list[dict[str, Any]]:
     """Recent hits, newest first. `feed` matches a configured feed's name, its comment feeds included."""
-    clauses, params = ["items.is_hit = 1"], []
+    clauses = ["items.is_hit = 1"]
+    params: list[Any] = []
     if since is not None:
         clauses.append("items.published >= ?")
         params.append(iso(since))
@@ -635,8 +645,10 @@ def rebase_schedule(db: sqlite_utils.Database, now: dt.datetime) -> int:
                       " AND next_poll_at IS NOT NULL", [iso(now)]).fetchall()
     moved = []
     for feed_id, polled, due in rows:
-        wait = parse_iso(due) - parse_iso(polled)
-        if now + wait < parse_iso(due):
+        polled_at, due_at = parse_iso(polled), parse_iso(due)
+        assert polled_at is not None and due_at is not None  # the query selects rows with both set
+        wait = due_at - polled_at
+        if now + wait < due_at:
             moved.append((iso(now + wait), feed_id))
     if moved:
         with write(db):
@@ -707,7 +719,7 @@ MIGRATIONS.append(_m006_report_indexes)
 
 def _m007_ack_covers(db: sqlite_utils.Database) -> None:
     """An ack covers the items stored before it: by id, since two can share a second of wall clock."""
-    db["acks"].add_column("last_item_id", int)
+    db.table("acks").add_column("last_item_id", int)
 
 
 MIGRATIONS.append(_m007_ack_covers)
@@ -779,9 +791,12 @@ def claim_digest(db: sqlite_utils.Database, day: dt.date, recipients: Sequence[s
             if status == "failed_permanent" and not force:
                 permanent.append(recipient)
                 continue
-            if status == "sending" and not force and parse_iso(row["updated_at"]) > now - in_flight_for:
-                flying.append(recipient)
-                continue
+            if row is not None and status == "sending" and not force:
+                claimed_at = parse_iso(row["updated_at"])
+                assert claimed_at is not None  # every write to the ledger stamps updated_at
+                if claimed_at > now - in_flight_for:
+                    flying.append(recipient)
+                    continue
             if status in ("sent", "failed_permanent") or not row or not row["message_id"]:
                 mid = message_id(resend if status == "sent" else 0)
             else:
