@@ -205,12 +205,14 @@ def test_work_stuck_past_the_stop_timeout_is_abandoned_and_nothing_breaks(tmp_pa
     feed_server.add("/good.xml", rss(entries(3)))
     config = Watchlist(feeds=[feed("Good", feed_server.url("/good.xml"))]).write(tmp_path)
     database = tmp_path / "listener.db"
-    daemon = start(config, "--stop-timeout", "1")
+    daemon = start(config, "--stop-timeout", "1", debug=True)
     wait_for(lambda: item_count(database) == 3, 20, "first cycle")
     blocker = sqlite3.connect(database, isolation_level=None)
     blocker.execute("BEGIN IMMEDIATE")  # the next cycle now waits on SQLite's 30 s busy timeout
     try:
-        time.sleep(1.5)
+        started = daemon.output.count('Running job "poll')
+        wait_for(lambda: daemon.output.count('Running job "poll') > started, 20, "a cycle behind the lock")
+        time.sleep(0.3)
         code, took = daemon.terminate()
     finally:
         blocker.execute("ROLLBACK")
