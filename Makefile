@@ -19,6 +19,7 @@ run: $(STAMP)
 	$(BIN)/listener --config feeds.yaml report
 
 test: $(STAMP)
+	$(BIN)/mypy listener
 	$(BIN)/pytest -n 2 -q
 
 bench: $(STAMP)

@@ -31,6 +31,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from email.utils import formatdate, parsedate_to_datetime
+from functools import partial
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Generic, TypeVar
@@ -153,8 +154,7 @@ class Fetcher:
                         return
                     for job in waiting.take(self.limits.workers - state["running"]):
                         state["running"] += 1
-                        pool.submit(self._outcome, job).add_done_callback(
-                            lambda future, job=job: complete(job, future))
+                        pool.submit(self._outcome, job).add_done_callback(partial(complete, job))
 
             def complete(job: FetchJob[K], future: Future[FetchResult | FetchError]) -> None:
                 # Runs in the worker that finished: the next job starts at once, however long the
