@@ -43,6 +43,7 @@ import httpx
 from listener import __version__
 from listener.errors import FetchError
 from listener.models import FetchLimits, FetchResult
+from listener.schedule import parse_retry_after
 
 log = logging.getLogger(__name__)
 
@@ -335,19 +336,10 @@ def _status_error(response: httpx.Response) -> FetchError:
 
 
 def _retry_after(value: str | None) -> float | None:
-    """Seconds to wait per Retry-After (delta-seconds or HTTP-date), at most 24 h; None when
-    absent or unreadable, so a garbage header falls back to the normal backoff."""
-    value = (value or "").strip()
-    if value.isascii() and value.isdigit():
-        return min(float(value), _MAX_RETRY_AFTER)
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when.tzinfo is None:  # "-0000" zones parse as naive; HTTP-dates are UTC
-        when = when.replace(tzinfo=dt.timezone.utc)
-    seconds = (when - dt.datetime.now(dt.timezone.utc)).total_seconds()
-    return min(max(seconds, 0.0), _MAX_RETRY_AFTER)
+    """Seconds to wait per Retry-After, at most 24 h; None when absent or unreadable, so a
+    garbage header falls back to the normal backoff."""
+    seconds = parse_retry_after(value, now=dt.datetime.now(dt.timezone.utc))
+    return None if seconds is None else min(seconds, _MAX_RETRY_AFTER)
 
 
 def _no_store(response: httpx.Response) -> bool:
