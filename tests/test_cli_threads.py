@@ -68,7 +68,7 @@ def blog(comments: dict[str, list[Entry]]) -> str:
     # A post whose feed gives no comment count: its comment feed is fetched whenever the blog is.
     entries.append(Entry(title="Writing tips with Quillfeather", body="Some tips.", link=f"{BLOG}/tips/",
                          guid=f"{BLOG}/?p=tips", author="Priya Okafor", published=ago(80),
-                         comments_feed=f"{{base}}/tips/feed/"))
+                         comments_feed="{base}/tips/feed/"))
     return rss(entries, title="Quillfeather blog")
 
 

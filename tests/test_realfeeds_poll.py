@@ -11,7 +11,6 @@ import pytest
 
 from listener import pipeline
 from listener.config import load_config
-from listener.errors import ParseError
 from listener.parse import parse_feed
 
 from feedgen import Watchlist
