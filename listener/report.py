@@ -366,6 +366,7 @@ class ThreadView:
     quote_text: str
     quote_url: str | None
     quote_compound: float | None
+    quote_link_text: str
     why: tuple[tuple[str, int], ...]
     heating_up: bool
     defended: bool
@@ -410,6 +411,9 @@ def thread_view(summary: Any, *, now: dt.datetime) -> ThreadView:
         quote_text=clean_text(quote.get("text"), TEXT_CHARS),
         quote_url=quote_url,
         quote_compound=float(compound) if compound is not None else None,
+        # The unanswered item is the post itself when nobody has commented on a negative post yet.
+        quote_link_text="open the post" if quote_url and url and quote_url.rstrip("/") == url.rstrip("/")
+        else "open the comment",
         why=tuple((label, round(value)) for label, value in parts[:4]),
         heating_up=bool(_field(summary, "heating_up", False)),
         defended=bool(_field(summary, "defended", False)),

@@ -539,8 +539,8 @@ def test_feed_views_follow_the_state_listener_feeds_shows():
     assert comments == 1  # and E, whose row is broken, is left out without stopping the others
 
 
-def test_a_comment_in_the_mention_lists_is_named_by_its_conversation(tmp_path):
-    """WordPress comment titles are "By: Name"; the lists say which thread the comment is in instead."""
+def sample_report(tmp_path: Path) -> str:
+    """Today's report over the repo's Quillfeather sample, polled into tmp_path."""
     import shutil
 
     from listener import pipeline as wiring
@@ -551,7 +551,20 @@ def test_a_comment_in_the_mention_lists_is_named_by_its_conversation(tmp_path):
     shutil.copy(repo / "feeds.yaml", tmp_path / "feeds.yaml")
     config = load_config(tmp_path / "feeds.yaml")
     wiring.poll(config, force=True)
-    page = wiring.render_report(config, None, None).read_text(encoding="utf-8")
+    return wiring.render_report(config, None, None).read_text(encoding="utf-8")
+
+
+def test_a_comment_in_the_mention_lists_is_named_by_its_conversation(tmp_path):
+    """WordPress comment titles are "By: Name"; the lists say which thread the comment is in instead."""
+    page = sample_report(tmp_path)
     lists = page[page.index("Most negative"):]
     assert "Comment on Sync outage on 22 November" in lists
     assert "By: Hannah Whitfield" not in lists
+
+
+def test_the_quote_link_says_post_or_comment(tmp_path):
+    page = sample_report(tmp_path)
+    leaving = page[page.index("Why I’m leaving Quillfeather"):]
+    assert leaving.index("open the post") < leaving.index("</blockquote>")  # nobody commented: the post waits
+    outage = page[page.index("Sync outage on 22 November"):]
+    assert outage.index("open the comment") < outage.index("</blockquote>")
