@@ -349,12 +349,16 @@ class PollCycle:
         try:
             refs = self._threads(feed, items)
             counts = store.save_poll(self.db, feed.id, update, items, now=now,
-                                     extras=lambda s: self._extras(feed, s, refs))
+                                     extras=lambda s: self._extras(feed, s, refs),
+                                     seen=len(parsed.items) if parsed else 0)
         except ListenerError as exc:
             return self._failed(feed, "store", str(exc), result.status, None)
         except Exception as exc:  # noqa: BLE001 - disk full, locked for too long: validators stay old
             log.debug("storing %s failed", feed.name, exc_info=True)  # _failed logs the one line
             return self._failed(feed, "store", f"{type(exc).__name__}: {exc}", result.status, None)
+        if counts.rekeyed:
+            log.warning("%s: re-keyed %d stored items (new guids for the same stories): updated, not new",
+                        feed.name, counts.rekeyed)
         if feed.id in self.comment_counts:
             self._stored_comment_count(feed)
         outcome = FeedOutcome(feed.name, feed.kind, status, counts.new, counts.updated, counts.new_hits)

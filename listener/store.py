@@ -298,23 +298,29 @@ class StoredCounts:
     new: int = 0
     updated: int = 0
     new_hits: int = 0
+    rekeyed: int = 0
 
 
 ItemExtras = Callable[[ScoredItem], tuple[str | None, bool]]  # -> (thread_id, is_staff)
 
 
 def save_poll(db: sqlite_utils.Database, feed_id: int, update: FeedUpdate,
-              items: Iterable[ScoredItem], *, extras: ItemExtras, now: dt.datetime) -> StoredCounts:
+              items: Iterable[ScoredItem], *, extras: ItemExtras, now: dt.datetime,
+              seen: int | None = None) -> StoredCounts:
     """Store one feed's items and its new state in ONE transaction (RELIABILITY A6, E3).
 
     Validators are written together with the items they stand for: if the items fail to store,
-    the next poll fetches them again instead of getting a 304.
+    the next poll fetches them again instead of getting a 304. `seen` is how many items the feed
+    listed this time (`items` holds only the new and changed ones).
     """
     stamp = iso(now)
     new = updated = new_hits = 0
+    items = list(items)
     with write(db):
+        moved = _rekey_moved_items(db, feed_id, items, seen=seen if seen is not None else len(items))
         for scored in items:
             thread_id, staff = extras(scored)
+            thread_id = moved.get(scored.item.key, thread_id)
             outcome = _upsert_item(db, feed_id, scored, thread_id, staff, stamp)
             new += outcome == "new"
             updated += outcome == "updated"
@@ -334,7 +340,50 @@ def save_poll(db: sqlite_utils.Database, feed_id: int, update: FeedUpdate,
              iso(update.next_poll_at), stamp, stamp, update.message, update.title, update.link,
              update.url, update.redirect_target, update.redirect_target, update.redirect_target,
              update.redirect_target, new, stamp, feed_id, feed_id])
-    return StoredCounts(new, updated, new_hits)
+    return StoredCounts(new, updated, new_hits, len(moved))
+
+
+REKEY_MIN_MATCHES = 5
+
+
+def _rekey_moved_items(db: sqlite_utils.Database, feed_id: int, items: Sequence[ScoredItem], *,
+                       seen: int) -> dict[str, str | None]:
+    """RELIABILITY C3: a feed that re-keys its items (a CMS migration, http -> https) must not
+    make them all new mentions again.
+
+    When more than half of what the feed lists is new and at least REKEY_MIN_MATCHES of the new
+    items match a stored item of the same feed (by link, whatever its scheme, or by title and
+    date), those stored rows take the new keys and keep their first-seen time and thread.
+    Returns new key -> the stored row's thread id.
+    """
+    unknown = [s for s in items
+               if not db.execute("SELECT 1 FROM items WHERE feed_id = ? AND key = ?", [feed_id, s.item.key]).fetchone()]
+    if len(unknown) < REKEY_MIN_MATCHES or len(unknown) * 2 <= seen:
+        return {}
+    listed = {s.item.key for s in items}
+    matches: dict[str, tuple[int, str | None]] = {}
+    taken: set[int] = set()
+    for scored in unknown:
+        item = scored.item
+        candidates = []
+        if item.url:
+            bare = item.url.split("://", 1)[-1]
+            candidates += db.execute(
+                "SELECT id, key, thread_id FROM items WHERE feed_id = ? AND url IN (?, ?)",
+                [feed_id, f"http://{bare}", f"https://{bare}"]).fetchall()
+        if item.title and item.published_raw:
+            candidates += db.execute(
+                "SELECT id, key, thread_id FROM items WHERE feed_id = ? AND title = ? AND published_raw = ?",
+                [feed_id, item.title, item.published_raw]).fetchall()
+        row = next((c for c in candidates if c[1] not in listed and c[0] not in taken), None)
+        if row is not None:
+            matches[item.key] = (row[0], row[2])
+            taken.add(row[0])
+    if len(matches) < REKEY_MIN_MATCHES:
+        return {}
+    for key, (row_id, _) in matches.items():
+        db.execute("UPDATE items SET key = ? WHERE id = ?", [key, row_id])
+    return {key: thread_id for key, (_, thread_id) in matches.items()}
 
 
 def _upsert_item(db: sqlite_utils.Database, feed_id: int, scored: ScoredItem, thread_id: str | None,

@@ -229,3 +229,34 @@ def test_a_full_disk_fails_the_poll_loudly_and_loses_nothing(tmp_path, feed_serv
     again = listener(config, "poll", "--all")
     assert again.returncode == 0, again.stderr
     assert db_rows(tmp_path, "SELECT count(*) FROM items") == [(203,)]
+
+
+def test_a_feed_that_moves_to_https_and_rekeys_everything_brings_no_new_mentions(tmp_path, feed_server):
+    """RELIABILITY C3: new guids for the same stories are updates, not a flood of new mentions."""
+    def site(scheme: str) -> str:
+        return rss([Entry(e.title, e.body, link=e.link.replace("https://", f"{scheme}://"),
+                          guid=f"{scheme}://blog.quill.example/?p={i}", author=e.author, published=e.published)
+                    for i, e in enumerate(blog_entries(6))])
+
+    feed_server.add("/blog.xml", site("http"))
+    config = Watchlist(feeds=[{"name": "Blog", "url": feed_server.url("/blog.xml")}]).write(tmp_path)
+    assert "6 new items" in listener(config, "poll").stdout
+    first_seen = db_rows(tmp_path, "SELECT id, first_seen, thread_id FROM items ORDER BY id")
+
+    feed_server.add("/blog.xml", site("https"))
+    moved = listener(config, "poll", "--all")
+    assert moved.returncode == 0, moved.stderr
+    assert "0 new items, 0 new mentions" in moved.stdout
+    assert "re-keyed 6" in moved.stderr
+    assert db_rows(tmp_path, "SELECT id, first_seen, thread_id FROM items ORDER BY id") == first_seen
+    assert all(key.startswith("https://") for (key,) in db_rows(tmp_path, "SELECT key FROM items"))
+
+
+def test_a_few_new_items_are_never_taken_for_a_rekey(tmp_path, feed_server):
+    feed_server.add("/blog.xml", rss(blog_entries(6)))
+    config = Watchlist(feeds=[{"name": "Blog", "url": feed_server.url("/blog.xml")}]).write(tmp_path)
+    listener(config, "poll")
+    reposted = [Entry(e.title, e.body, link=e.link, guid=f"again-{e.guid}", published=e.published)
+                for e in blog_entries(2)]
+    feed_server.add("/blog.xml", rss(blog_entries(6) + reposted))
+    assert "2 new items" in listener(config, "poll", "--all").stdout
