@@ -613,7 +613,8 @@ def _item(entry: Any, ctx: _Context) -> Item:
         key=_identity(entry, title, content),
         title=title,
         content=content,
-        url=safe_url(entry.get("link"), base=ctx.base),
+        # FeedBurner links go through its redirector; the original link is what comments point to.
+        url=safe_url(entry.get("feedburner_origlink"), base=ctx.base) or safe_url(entry.get("link"), base=ctx.base),
         author=_author(entry),
         published=published,
         published_raw=published_raw,

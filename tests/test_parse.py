@@ -18,6 +18,7 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import pyexpat
+import feedparser
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -540,3 +541,14 @@ def test_arbitrary_bytes_only_ever_raise_parse_error(body: bytes) -> None:
         parse_feed(body, url=URL)
     except ParseError:
         pass
+
+
+def test_feedburner_items_link_to_the_original_page_not_the_redirector():
+    path = Path(__file__).resolve().parents[1].parent / "shared" / "realfeeds" / "wp_atom_allthingsrss.atom"
+    if not path.exists():
+        pytest.skip(f"no real-world feed at {path}")
+    body = path.read_bytes()
+    expected = [e["feedburner_origlink"] for e in feedparser.parse(body).entries]
+    items = parse_feed(body, url="https://feeds.example/allthingsrss").items
+    assert [item.url for item in items] == expected
+    assert not any("feedproxy" in item.url for item in items)
