@@ -432,7 +432,12 @@ def ensure_thread(db: sqlite_utils.Database, thread_id: str, *, root: str, url: 
 
 
 def _terms(row: dict[str, Any]) -> dict[str, Any]:
-    row["terms"] = json.loads(row["terms"] or "[]")
+    """`terms` as a list; a damaged value (someone edited the file by hand) reads as no terms."""
+    try:
+        terms = json.loads(row["terms"] or "[]")
+    except ValueError:
+        terms = []
+    row["terms"] = terms if isinstance(terms, list) else []
     return row
 
 

@@ -180,3 +180,9 @@ def test_a_backup_taken_while_a_writer_inserts_is_consistent(tmp_path, db):
         copied = conn.execute("SELECT count(*) FROM items").fetchone()[0]
     assert copied > 0
     assert not list((tmp_path / "backups").glob(".*partial"))
+
+
+def test_a_damaged_terms_value_reads_as_no_terms(db):
+    store.save_poll(db, blog_id(db), update(), [scored("a")], extras=no_extras, now=NOW)
+    db.execute("UPDATE items SET terms = 'not json' WHERE key = 'a'")
+    assert store.mentions(db)[0]["terms"] == []
