@@ -356,6 +356,8 @@ def _rekey_moved_items(db: sqlite_utils.Database, feed_id: int, items: Sequence[
     date), those stored rows take the new keys and keep their first-seen time and thread.
     Returns new key -> the stored row's thread id.
     """
+    if len(items) < REKEY_MIN_MATCHES or len(items) * 2 <= seen:
+        return {}  # the usual poll: too few changed items to be a re-keying, no query needed
     unknown = [s for s in items
                if not db.execute("SELECT 1 FROM items WHERE feed_id = ? AND key = ?", [feed_id, s.item.key]).fetchone()]
     if len(unknown) < REKEY_MIN_MATCHES or len(unknown) * 2 <= seen:
