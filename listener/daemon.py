@@ -60,7 +60,8 @@ from listener import pipeline, store
 from listener.errors import ListenerError, LockedError
 from listener.lock import hold_lock
 from listener.models import Config
-from listener.schedule import clock_skew, digest_due, local_day, poll_tick
+from listener.schedule import clock_skew, digest_due, poll_tick
+from listener.times import local_day
 
 log = logging.getLogger(__name__)
 

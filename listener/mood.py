@@ -25,6 +25,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
+from listener.times import local_day
+
 PSEUDO = 4.0  # mentions of "not negative" every day starts with
 SHARE_SCALE = 0.3  # negative share at which the share factor reaches 1 - 1/e
 VOLUME_HALF = 20.0  # mentions a day at which the volume factor is halfway from 1/2 to 1
@@ -70,11 +72,6 @@ def classify(compound: float | None, *, negative: float, positive: float) -> str
 
 
 # --- days -------------------------------------------------------------------------------------
-
-
-def local_day(moment: dt.datetime, timezone: str) -> dt.date:
-    """The calendar day `moment` (aware) falls on in `timezone`."""
-    return moment.astimezone(ZoneInfo(timezone)).date()
 
 
 def day_bounds(day: dt.date, timezone: str) -> tuple[dt.datetime, dt.datetime]:

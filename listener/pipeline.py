@@ -38,6 +38,7 @@ from listener.schedule import (
     next_poll_after_success,
 )
 from listener.sentiment import is_boilerplate_title, score, scoring_text
+from listener.times import local_day, parse_iso, stored_moment
 from listener.threads import (
     Ack,
     ThreadIndex,
@@ -543,26 +544,18 @@ class StoredThreads(ThreadIndex):
         return store.thread_exists(self.db, thread_id)
 
 
-def _moment(text: str | None) -> dt.datetime:
-    """A stored NOT NULL timestamp (published, first_seen, acked_at)."""
-    moment = store.parse_iso(text)
-    if moment is None:
-        raise ValueError("a stored timestamp is missing")
-    return moment
-
-
 def _thread_item(row: dict, staff: frozenset[str], root_row: dict | None) -> ThreadItem:
     return ThreadItem(
-        id=row["id"], published=_moment(row["published"] or row["first_seen"]), author=row["author"], staff=is_staff(row["author"], staff),
+        id=row["id"], published=stored_moment(row["published"] or row["first_seen"]), author=row["author"], staff=is_staff(row["author"], staff),
         compound=row["compound"], title=row["title"] or "", text=row["content"] or "", url=row["url"],
-        arrived=store.parse_iso(row["first_seen"]), thread_id=row["thread_id"], feed=row["feed"],
+        arrived=parse_iso(row["first_seen"]), thread_id=row["thread_id"], feed=row["feed"],
         root=row is root_row,
     )
 
 
 def _ack(row: dict) -> Ack:
     covers = row.get("last_item_id")
-    return Ack(_moment(row["acked_at"]), row["by"], row["note"], math.inf if covers is None else covers)
+    return Ack(stored_moment(row["acked_at"]), row["by"], row["note"], math.inf if covers is None else covers)
 
 
 def _summarize(config: Config, thread_id: str, rows: list[dict], info: dict | None, acks: list[dict],
@@ -671,7 +664,7 @@ def _mood_mentions(rows: Sequence[dict]) -> list[mood.Mention]:
     for row in rows:
         try:
             terms = json.loads(row["terms"] or "[]")
-            first_seen = store.parse_iso(row["first_seen"])
+            first_seen = parse_iso(row["first_seen"])
             if first_seen is None:  # cannot be: the query reads a range of first_seen
                 raise ValueError("no first_seen")
             mentions.append(mood.Mention(first_seen, row["compound"], tuple(t for t in terms if isinstance(t, str))))
@@ -739,7 +732,7 @@ def render_report(config: Config, day: dt.date | None = None, out_dir: str | os.
     Both files are written to a temp file and renamed, so a reader never sees half a page.
     """
     now = now or store.utcnow()
-    day = day or mood.local_day(now, config.timezone)
+    day = day or local_day(now, config.timezone)
     db = store.open_db(config.database)
     try:
         data = day_report(db, config, day, now=now)
@@ -759,7 +752,7 @@ def run_digest(config: Config, day: dt.date | None = None, *, send: bool = False
     refused for good, unless `force`). Another run sending right now -> LockedError (exit 75).
     """
     now = now or store.utcnow()
-    day = day or mood.local_day(now, config.timezone)
+    day = day or local_day(now, config.timezone)
     recipients = tuple(dict.fromkeys(mail.check_address(a) for a in (to or config.digest.to)))
     if send and not recipients:
         raise UsageError(f"no one to send the digest to: set digest.to in {config.path} or pass --to")

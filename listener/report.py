@@ -30,6 +30,7 @@ import jinja2
 from markupsafe import Markup
 
 from listener import mood
+from listener.times import stored_moment
 
 log = logging.getLogger(__name__)
 
@@ -341,7 +342,7 @@ def mention_view(row: dict[str, Any], *, negative: float, positive: float) -> Me
         host=url_host(url),
         feed=clean_text(row.get("feed"), NAME_CHARS),
         author=clean_text(row.get("author"), NAME_CHARS),
-        seen=_moment(row.get("first_seen") or row.get("published")),
+        seen=stored_moment(row.get("first_seen") or row.get("published")),
         compound=float(compound) if compound is not None else 0.0,
         terms=tuple(clean_text(t, NAME_CHARS) for t in (terms or []) if isinstance(t, str)),
         snippet=clean_text(row.get("snippet") or row.get("content"), TEXT_CHARS),
@@ -389,7 +390,7 @@ def thread_view(summary: Any, *, now: dt.datetime) -> ThreadView:
     quote = _field(summary, "unanswered") or {}
     waiting = _field(summary, "waiting_seconds")
     if waiting is None and _field(summary, "oldest_unanswered_negative") is not None:
-        waiting = (now - _moment(_field(summary, "oldest_unanswered_negative"))).total_seconds()
+        waiting = (now - stored_moment(_field(summary, "oldest_unanswered_negative"))).total_seconds()
     why = _field(summary, "why") or {}
     parts = sorted(((WHY_LABELS.get(str(k), clean_text(str(k).replace("_", " "), 40)), float(v))
                     for k, v in why.items() if isinstance(v, (int, float)) and v > 0),
@@ -441,7 +442,7 @@ def _feed_state(row: dict[str, Any], now: dt.datetime) -> str:
     if errors or not row.get("last_polled_at"):
         return "retrying" if errors else "new"
     last_new = row.get("last_new_item_at") or row.get("created_at") or row.get("last_ok_at")
-    if last_new and (now - _moment(last_new)).total_seconds() >= STALE_DAYS * 86400:
+    if last_new and (now - stored_moment(last_new)).total_seconds() >= STALE_DAYS * 86400:
         return "stale"
     return "ok"
 
@@ -466,13 +467,13 @@ def feed_views(rows: Iterable[dict[str, Any]], *, now: dt.datetime) -> tuple[lis
                 if errors:
                     detail += f" · {errors} failed polls in a row"
                 if row.get("failing_since"):
-                    detail += f", failing for {human_duration((now - _moment(row['failing_since'])).total_seconds())}"
+                    detail += f", failing for {human_duration((now - stored_moment(row['failing_since'])).total_seconds())}"
                 if state == "disabled":
                     detail += " · no longer polled: `listener poll --feed` tries it again"
                 failing.append(FeedView(name, state, detail, host))
             elif state == "stale":
                 last_new = row.get("last_new_item_at")
-                detail = (f"no new items for {human_duration((now - _moment(last_new)).total_seconds())}" if last_new
+                detail = (f"no new items for {human_duration((now - stored_moment(last_new)).total_seconds())}" if last_new
                           else "no items since it was added")
                 stale.append(FeedView(name, "stale", detail, host))
         except Exception as exc:  # noqa: BLE001 - one odd row must not stop the report
@@ -543,12 +544,6 @@ def build_report(*, day: dt.date, timezone: str, generated_at: dt.datetime, over
         failing=tuple(failing), stale=tuple(stale), comment_feeds_failing=comment_failures,
         left_out=left_out, thresholds=(negative, positive), problems=tuple(clean_text(p, ERROR_CHARS) for p in problems),
     )
-
-
-def _moment(value: Any) -> dt.datetime:
-    if isinstance(value, dt.datetime):
-        return value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
-    return dt.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
 
 
 # --- rendering --------------------------------------------------------------------------------

@@ -25,6 +25,8 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from listener.times import local_day, parse_iso
+
 MAX_INTERVAL = 24 * 3600
 FAILING_AFTER_ERRORS = 3
 DISABLE_AFTER = dt.timedelta(days=7)
@@ -119,12 +121,6 @@ def should_disable(failing_since: dt.datetime | None, now: dt.datetime) -> bool:
     return failing_since is not None and now - failing_since >= DISABLE_AFTER
 
 
-def _moment(value: Any) -> dt.datetime | None:
-    if value is None or isinstance(value, dt.datetime):
-        return value
-    return dt.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-
-
 def feed_state(row: Mapping[str, Any], now: dt.datetime) -> str:
     """ok, new, retrying, failing, stale, gone or disabled, from a feeds row (see the module docstring).
 
@@ -141,7 +137,7 @@ def feed_state(row: Mapping[str, Any], now: dt.datetime) -> str:
     if not row.get("last_polled_at"):
         return NEW
     # A feed that never brought anything counts from when it was added.
-    last_new = _moment(row.get("last_new_item_at")) or _moment(row.get("created_at"))
+    last_new = parse_iso(row.get("last_new_item_at")) or parse_iso(row.get("created_at"))
     if last_new is not None and now - last_new >= STALE_AFTER:
         return STALE
     return OK
@@ -165,11 +161,6 @@ def poll_tick(intervals: Iterable[int], *, floor: int) -> int:
 
 
 # --- the digest -------------------------------------------------------------------------------
-
-
-def local_day(now: dt.datetime, tz: str) -> dt.date:
-    """The calendar day `now` falls on in `tz` ("today" for reports and the digest)."""
-    return now.astimezone(ZoneInfo(tz)).date()
 
 
 def digest_fire_time(day: dt.date, at: dt.time, tz: str) -> dt.datetime:

@@ -20,12 +20,13 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, overload
+from typing import Any
 
 import sqlite_utils
 
 from listener.errors import NotFoundError
 from listener.models import FeedSpec, ScoredItem
+from listener.times import iso, parse_iso
 from listener.schedule import DISABLE_AFTER, DISABLED, GONE, feed_state, human_duration
 
 log = logging.getLogger(__name__)
@@ -37,27 +38,6 @@ MAX_ERROR_CHARS = 10_000
 
 def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
-
-
-@overload
-def iso(moment: dt.datetime) -> str: ...
-@overload
-def iso(moment: None) -> None: ...
-@overload
-def iso(moment: dt.datetime | None) -> str | None: ...
-
-
-def iso(moment: dt.datetime | None) -> str | None:
-    """ISO 8601 UTC with a Z, to the second: sorts as text, reads as time."""
-    if moment is None:
-        return None
-    return moment.astimezone(dt.timezone.utc).replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def parse_iso(text: str | None) -> dt.datetime | None:
-    if not text:
-        return None
-    return dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
 # --- opening and migrations -------------------------------------------------------------------

@@ -20,6 +20,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from listener.models import Item
+from listener.times import iso
 
 # --- canonical URLs and thread ids ------------------------------------------------------------
 
@@ -362,12 +363,6 @@ class ThreadSummary:
             "waiting": human_duration(self.waiting_seconds), "waiting_seconds": self.waiting_seconds,
             "unanswered": unanswered, "acked_at": iso(self.acked_at), "terms": list(self.terms),
         }
-
-
-def iso(moment: dt.datetime | None) -> str | None:
-    if moment is None:
-        return None
-    return moment.astimezone(dt.timezone.utc).replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def human_duration(seconds: float | None) -> str | None:
