@@ -546,13 +546,14 @@ def conversation(items: Sequence[ThreadItem], acks: Sequence[Ack], summary: Thre
         mood = None
         if item.compound is not None:
             mood = "negative" if item.compound <= negative else "positive" if item.compound >= positive else "neutral"
-        rows.append(((item.published, 0, item.id), {
+        rows.append(((item.published, item.id, 0), {
             "at": item.published, "kind": "item", "id": item.id, "author": item.author, "staff": item.staff,
             "compound": item.compound, "mood": mood, "title": item.title, "text": item.text, "url": item.url,
             "unanswered": item.id in waiting, "root": item.root,
         }))
     for number, ack in enumerate(acks):
-        rows.append(((ack.at, 1, number), {
+        # Within one second, an ack sits after the items it covers and before those stored after it.
+        rows.append(((ack.at, ack.covers + 0.5, number), {
             "at": ack.at, "kind": "ack", "id": None, "author": ack.by, "staff": True, "compound": None,
             "mood": None, "title": "acked" + (f": {ack.note}" if ack.note else ""), "text": ack.note or "",
             "url": None, "unanswered": False, "root": False,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import math
 
@@ -296,3 +297,15 @@ def test_the_conversation_marks_staff_acks_and_what_waits():
     assert rows[2]["staff"] and rows[3]["author"] == "sam" and "called Pat" in rows[3]["title"]
     assert [r["mood"] for r in rows if r["kind"] == "item"] == ["positive", "negative", "positive", "negative"]
     assert math.isclose(rows[1]["compound"], -0.7)
+
+
+def test_the_transcript_puts_a_comment_stored_after_the_ack_after_it_within_the_same_second():
+    seen = item(3, -0.5, arrived_hours_ago=1)
+    after = item(3, -0.6, arrived_hours_ago=1)
+    same_second = seen.published
+    later = dataclasses.replace(after, published=same_second)
+    acks = [Ack(same_second, "sam", None, covers=seen.id)]
+    summary = summarize([seen, later], acks=[a.mark for a in acks])
+    rows = conversation([seen, later], acks, summary, negative=NEG, positive=POS)
+    assert [row["kind"] for row in rows] == ["item", "ack", "item"]
+    assert rows[2]["id"] == later.id and rows[2]["unanswered"]
