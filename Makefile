@@ -3,7 +3,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test bench clean
+.PHONY: run test lint bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -18,9 +18,12 @@ run: $(STAMP)
 	$(BIN)/listener --config feeds.yaml threads --needs-reply
 	$(BIN)/listener --config feeds.yaml report
 
-test: $(STAMP)
+test: $(STAMP) lint
 	$(BIN)/mypy listener
 	$(BIN)/pytest -n 2 -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check listener tests bench
 
 bench: $(STAMP)
 	$(BIN)/python -m bench

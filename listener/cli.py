@@ -2,27 +2,25 @@
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
-import json
 import logging
-import re
-import shutil
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import click
+import sqlite_utils
 
 from listener import __version__, opml, pipeline, store
 from listener.config import config_path, load_config, parse_duration
 from listener.errors import ListenerError
 from listener.models import Config
-from listener.sentiment import is_boilerplate_title
+from listener.output import emit, flags, local_time, transcript
+from listener.text import display_title
 
 log = logging.getLogger("listener")
 
@@ -66,8 +64,18 @@ class State:
             self._config = config
         return self._config
 
-    def open_db(self):
-        return store.open_db(self.config.database)
+    @contextmanager
+    def database(self, *, create: bool = False) -> Iterator[sqlite_utils.Database]:
+        """The database, closed when the command is done. Read commands (the default) never create
+        it: a mistyped --db is an error naming the file, not a new empty database."""
+        path = self.config.database
+        if not create and not path.exists() and not self.db_arg:
+            path = Path(":memory:")  # nothing polled yet: an empty answer, and no file made by a read
+        db = store.open_db(path, create=create)
+        try:
+            yield db
+        finally:
+            db.close()
 
 
 pass_state = click.make_pass_decorator(State)
@@ -92,54 +100,6 @@ def cli(ctx: click.Context, config: str | None, db: str | None, verbose: int, qu
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     ctx.obj = State(config, db)
     ctx.meta["quiet"] = quiet
-
-
-# --- output -----------------------------------------------------------------------------------
-
-
-def emit(rows: Sequence[dict[str, Any]], columns: Sequence[str], fmt: str, *,
-         table_columns: Sequence[str] | None = None, empty: str = "nothing found") -> None:
-    """Print rows as a table (for people), one JSON array, or CSV (for programs)."""
-    if fmt == "json":
-        click.echo(json.dumps([{c: row.get(c) for c in columns} for row in rows], ensure_ascii=False, indent=2))
-        return
-    if fmt == "csv":
-        buffer = io.StringIO()
-        writer = csv.writer(buffer)
-        writer.writerow(columns)
-        for row in rows:
-            writer.writerow([json.dumps(v) if isinstance(v, (list, dict)) else v for v in (row.get(c) for c in columns)])
-        click.echo(buffer.getvalue(), nl=False)
-        return
-    if not rows:
-        click.echo(empty, err=True)
-        return
-    click.echo(render_table(rows, table_columns or columns))
-
-
-def _cell(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "yes" if value else ""
-    if isinstance(value, float):
-        return f"{value:+.2f}"
-    if isinstance(value, (list, tuple)):
-        return ",".join(map(str, value))
-    return re.sub(r"\s+", " ", str(value))
-
-
-def render_table(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> str:
-    """Aligned columns; the widest column is shortened so a line fits the terminal."""
-    cells = [[_cell(row.get(c)) for c in columns] for row in rows]
-    widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(columns)]
-    room = shutil.get_terminal_size((120, 24)).columns
-    while sum(widths) + 2 * (len(widths) - 1) > room and max(widths) > 12:
-        widest = widths.index(max(widths))
-        widths[widest] -= 1
-    def line(values: Sequence[str]) -> str:
-        return "  ".join((v if len(v) <= w else v[: w - 1] + "…").ljust(w) for v, w in zip(values, widths)).rstrip()
-    return "\n".join([line(columns)] + [line(r) for r in cells])
 
 
 def parse_since(value: str | None, timezone: str) -> dt.datetime | None:
@@ -256,11 +216,11 @@ def mentions(state: State, since: str | None, term: str | None, feed: str | None
         listener mentions --since 24h --negative --format json
     """
     config = state.config
-    db = state.open_db()
-    rows = store.mentions(db, since=parse_since(since, config.timezone), term=term, feed=feed,
-                          negative_at_most=config.negative if negative else None, limit=limit)
+    with state.database() as db:
+        rows = store.mentions(db, since=parse_since(since, config.timezone), term=term, feed=feed,
+                              negative_at_most=config.negative if negative else None, limit=limit)
     for row in rows:  # a comment's title is "By: Name"; people read the words around the term instead
-        row["says"] = row["snippet"] if is_boilerplate_title(row["title"] or "") else row["title"]
+        row["says"] = display_title(row["title"], snippet=row["snippet"])
     emit(rows, MENTION_FIELDS, fmt, table_columns=["published", "feed", "compound", "author", "says"],
          empty="no mentions found")
 
@@ -281,9 +241,8 @@ def feeds(state: State, comments: bool, fmt: str) -> None:
     Example:
         listener feeds --format json
     """
-    db = state.open_db()
-    store.sync_feeds(db, state.config.feeds)
-    rows = store.feed_health(db, include_comment_feeds=comments)
+    with state.database() as db:
+        rows = pipeline.feed_health(db, state.config, include_comment_feeds=comments)
     emit(rows, FEED_FIELDS, fmt, table_columns=["name", "state", "http_status", "last_polled_at", "item_count",
                                                 "consecutive_errors", "next_poll_at", "backoff", "last_error"],
          empty="no feeds configured")
@@ -299,7 +258,7 @@ def import_opml(state: State, file) -> None:
     Example:
         listener import-opml subscriptions.opml
     """
-    added, skipped = opml.import_into_config(state.config, file.read())
+    added, skipped = pipeline.import_opml(state.config, file.read())
     click.echo(f"added {added} feeds to {state.config.path} ({skipped} already there)")
 
 
@@ -318,16 +277,6 @@ def export_opml(state: State) -> None:
 THREAD_FIELDS = ["id", "title", "url", "feed", "items", "negative_items", "last_activity",
                  "oldest_unanswered_negative", "staff_replied", "needs_reply", "priority", "status", "why",
                  "heating_up", "defended", "waiting", "waiting_seconds", "unanswered", "acked_at", "terms"]
-
-
-def _local(moment: dt.datetime | None, timezone: str) -> str:
-    return moment.astimezone(ZoneInfo(timezone)).strftime("%Y-%m-%d %H:%M") if moment else ""
-
-
-def _flags(summary: Any) -> str:
-    flags = [name for name, on in (("heating up", summary.heating_up), ("defended", summary.defended),
-                                   ("staff replied", summary.staff_replied)) if on]
-    return ", ".join(flags)
 
 
 @cli.command()
@@ -351,21 +300,21 @@ def threads(state: State, needs_reply: bool, since: str | None, feed: str | None
         listener threads --needs-reply --format json | jq '.[0].why'
     """
     config = state.config
-    summaries = pipeline.thread_summaries(state.open_db(), config, since=parse_since(since, config.timezone),
-                                          needs_reply=needs_reply, feed=feed, term=term)[:limit]
+    with state.database() as db:
+        summaries = pipeline.thread_summaries(db, config, since=parse_since(since, config.timezone),
+                                              needs_reply=needs_reply, feed=feed, term=term)[:limit]
     if fmt != "table":
         emit([s.as_json() for s in summaries], THREAD_FIELDS, fmt)
         return
     rows = [{"priority": f"{s.priority:.1f}", "status": s.status.replace("_", " "), "waiting": s.as_json()["waiting"],
-             "items": s.items, "neg": s.negative_items, "last": _local(s.last_activity, config.timezone),
-             "flags": _flags(s), "feed": s.feed, "title": s.title, "id": s.id} for s in summaries]
+             "items": s.items, "neg": s.negative_items, "last": local_time(s.last_activity, config.timezone),
+             "flags": flags(s), "feed": s.feed, "title": s.title, "id": s.id} for s in summaries]
     emit(rows, list(rows[0]) if rows else ["id"], fmt,
          empty="no threads need a reply" if needs_reply else "no threads found")
 
 
 CONVERSATION_FIELDS = ["at", "kind", "id", "author", "staff", "compound", "mood", "unanswered", "root", "title",
                        "text", "url"]
-TRANSCRIPT_TEXT_CHARS = 2000
 
 
 @cli.command()
@@ -384,48 +333,13 @@ def thread(state: State, thread_id: str, fmt: str) -> None:
         listener thread t3f9a1c2b7e
     """
     config = state.config
-    detail = pipeline.thread_detail(state.open_db(), config, thread_id)
+    with state.database() as db:
+        detail = pipeline.thread_detail(db, config, thread_id)
     if fmt != "table":
         rows = [{**row, "at": store.iso(row["at"])} for row in detail.conversation]
         emit(rows, CONVERSATION_FIELDS, fmt)
         return
-    click.echo(_transcript(detail, config))
-
-
-def _transcript(detail: Any, config: Config) -> str:
-    import textwrap
-
-    summary = detail.summary
-    lines = [f"{summary.title or '(untitled)'}  [{summary.id}]"]
-    if summary.url or summary.feed:
-        lines.append("  ".join(part for part in (summary.url, f"feed: {summary.feed}" if summary.feed else "") if part))
-    state = summary.status.replace("_", " ")
-    if summary.needs_reply:
-        parts = ", ".join(f"{name} {value:.1f}" for name, value in summary.why.items())
-        state += f", priority {summary.priority:.1f} ({parts}), waiting {summary.as_json()['waiting']}"
-    if _flags(summary):
-        state += f"; {_flags(summary)}"
-    lines += [state, ""]
-    width = min(100, shutil.get_terminal_size((100, 24)).columns)
-    for row in detail.conversation:
-        when = _local(row["at"], config.timezone)
-        if row["kind"] == "ack":
-            lines.append(f"{when}  -- {row['title']} (by {row['author'] or 'someone'})")
-            continue
-        who = (row["author"] or "(anonymous)") + (" [staff]" if row["staff"] else "")
-        score = f"{row['compound']:+.2f} {row['mood']}" if row["compound"] is not None else "not scored"
-        mark = "  <- waiting for a reply" if row["unanswered"] else ""
-        lines.append(f"{when}  {who}  {score}{mark}")
-        text = row["text"] or ""
-        # A comment's title is boilerplate ("By: Jo", "Re: ..."); the post's title is worth reading.
-        if row["title"] and (row["root"] or not text) and not text.startswith(row["title"]):
-            text = f"{row['title']}: {text}" if text else row["title"]
-        if len(text) > TRANSCRIPT_TEXT_CHARS:
-            text = text[: TRANSCRIPT_TEXT_CHARS - 1] + "…"
-        lines += textwrap.wrap(text, width=width, initial_indent="    ", subsequent_indent="    ") or ["    (no text)"]
-        if row["url"]:
-            lines.append(f"    {row['url']}")
-    return "\n".join(lines)
+    click.echo(transcript(detail, config.timezone))
 
 
 @cli.command()
@@ -450,7 +364,8 @@ def ack(state: State, thread_id: str, note: str | None, by: str | None) -> None:
             by = os.environ.get("USER") or getpass.getuser()
         except Exception:  # noqa: BLE001 - no user name anywhere (a bare container): the ack still counts
             by = None
-    record = pipeline.ack_thread(state.open_db(), thread_id, by=by, note=note)
+    with state.database(create=True) as db:
+        record = pipeline.ack_thread(db, thread_id, by=by, note=note)
     click.echo(f"acked {record['thread_id']} at {record['acked_at']}" + (f" by {by}" if by else ""))
 
 
@@ -580,10 +495,8 @@ def backup(state: State, target: str) -> None:
     Example (crontab, nightly):
         15 3 * * *  listener -q backup /var/backups/listener-$(date +%a).db
     """
-    path = store.backup(state.open_db(), target)
-    status = store.quick_check(store.open_db(path))
-    if status != "ok":
-        raise ListenerError(f"the backup at {path} fails its check: {status}")
+    with state.database() as db:
+        path = store.backup(db, target)
     click.echo(f"backed up {state.config.database} to {path} ({path.stat().st_size:,} bytes, check ok)")
 
 

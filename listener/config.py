@@ -249,7 +249,8 @@ class _Reader:
     def digest(self, value: Any) -> DigestSpec:
         raw = self.mapping(value, "digest", {"from", "to", "smtp", "max_items"})
         if isinstance(raw.get("smtp"), dict) and "password" in raw["smtp"]:
-            raise self.fail("digest.smtp.password", "secrets never live in the file; name an environment variable in password_env")
+            raise self.fail("digest.smtp.password",
+                            "secrets never live in the file; name an environment variable in password_env")
         smtp = self.mapping(raw.get("smtp"), "digest.smtp",
                             {"host", "port", "starttls", "ssl", "username", "password_env", "timeout"})
         spec = SmtpSpec(
@@ -281,7 +282,8 @@ class _Reader:
         base = FetchLimits()
         return FetchLimits(
             timeout=self.number(raw.get("timeout"), "fetch.timeout", base.timeout, low=0.1, high=600),
-            connect_timeout=self.number(raw.get("connect_timeout"), "fetch.connect_timeout", base.connect_timeout, low=0.1, high=600),
+            connect_timeout=self.number(raw.get("connect_timeout"), "fetch.connect_timeout", base.connect_timeout,
+                                        low=0.1, high=600),
             max_bytes=self.integer(raw.get("max_bytes"), "fetch.max_bytes", base.max_bytes, low=1024, high=1 << 30),
             max_redirects=self.integer(raw.get("max_redirects"), "fetch.max_redirects", base.max_redirects, low=0, high=20),
             workers=self.integer(raw.get("workers"), "fetch.workers", base.workers, low=1, high=64),

@@ -205,7 +205,7 @@ class Daemon:
     def _poll_job(self) -> None:
         with self._working() as go:
             assert self._db is not None  # run() opens it before it schedules any job
-            if not go or not pipeline.due_feeds(self._db):
+            if not go or not store.due_feed_rows(self._db, now=store.utcnow()):
                 return
             try:
                 summary = pipeline.poll(self.config, pool=self.pool, on_outcome=self._between_feeds)

@@ -67,3 +67,7 @@ class UsageError(ListenerError):
     """The command line names something that does not exist in the config (exit 2, like a usage error)."""
 
     exit_code = 2
+
+
+class StoreError(ListenerError):
+    """The database file cannot be opened, read or written (a read-only folder, a damaged file)."""

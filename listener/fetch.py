@@ -43,7 +43,7 @@ import httpx
 from listener import __version__
 from listener.errors import FetchError
 from listener.models import FetchLimits, FetchResult
-from listener.schedule import parse_retry_after
+from listener.times import parse_retry_after
 
 log = logging.getLogger(__name__)
 

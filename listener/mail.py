@@ -24,18 +24,17 @@ from email.utils import format_datetime
 
 from listener.errors import MailError, UsageError
 from listener.models import SmtpSpec
+from listener.text import one_line
 
 log = logging.getLogger(__name__)
 
 MAX_MESSAGE_BYTES = 5 * 1024 * 1024  # RELIABILITY G7: well under what servers accept
 _ADDRESS = re.compile(r'[^@\s<>,;:"()\[\]\\\x00-\x1f\x7f]+@[^@\s<>,;:"()\[\]\\\x00-\x1f\x7f]+')
-_HEADER_JUNK = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufeff]+")
 
 
 def clean_header(value: str, limit: int = 250) -> str:
-    """One line: CR, LF, every other control character and bidi controls become a space."""
-    text = " ".join(_HEADER_JUNK.sub(" ", str(value)).split())
-    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+    """One line: CR, LF, every other control character and bidi controls go (RELIABILITY D6)."""
+    return one_line(value, limit)
 
 
 def check_address(address: str) -> str:

@@ -157,4 +157,14 @@ class ScoredItem:
     content_hash: str
     match: Match
     sentiment: Sentiment | None
-    changed: bool = True  # False when the stored copy has the same content_hash
+
+
+@dataclass(frozen=True)
+class ItemPlacement:
+    """Where a stored item goes: the thread it joins (created on first sight) and whether staff wrote it."""
+
+    thread_id: str
+    root: str
+    url: str | None = None  # the thread's URL and title, when this item is its root
+    title: str | None = None
+    is_staff: bool = False

@@ -22,16 +22,23 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
+from listener.heat import (  # noqa: F401 - the scale's names are part of mood's vocabulary
+    OVERALL,
+    PRIOR_RATE,
+    PRIOR_WEIGHT,
+    WORDS,
+    Mention,
+    ScopeMood,
+    Spike,
+    Tallies,
+    Tally,
+    classify,
+    temperature,
+    word,
+)
 from listener.times import local_day
-
-PSEUDO = 4.0  # mentions of "not negative" every day starts with
-SHARE_SCALE = 0.3  # negative share at which the share factor reaches 1 - 1/e
-VOLUME_HALF = 20.0  # mentions a day at which the volume factor is halfway from 1/2 to 1
-
-WORDS = ("calm", "mild", "warm", "hot", "boiling")  # bands of 20 degrees
 
 TREND_DAYS = 7  # today is compared with an average day of this many previous days
 BASELINE_DAYS = 14  # a term's own recent negativity, for the spike flag
@@ -39,38 +46,6 @@ SPIKE_MIN_NEGATIVE = 3  # fewer negative mentions than this is never a spike
 SPIKE_MIN_RISE = 0.10  # the day's negative share must exceed the baseline by this much...
 SPIKE_MIN_RATIO = 1.5  # ...and be at least this many times the baseline...
 SPIKE_P_VALUE = 0.01  # ...and be this unlikely under the baseline rate (binomial upper tail)
-PRIOR_RATE, PRIOR_WEIGHT = 0.15, 10.0  # what a term with little history is assumed to run at
-
-OVERALL = ""  # the scope key of "all mentions"
-
-
-def temperature(negative: float, total: float) -> float:
-    """Heat from 0 (calm) to 100 (boiling) of a day with `total` mentions, `negative` of them negative."""
-    if total <= 0 or negative <= 0:
-        return 0.0
-    negative = min(negative, total)
-    share = negative / (total + PSEUDO)
-    heat = 1.0 - math.exp(-share / SHARE_SCALE)
-    volume = 0.5 + 0.5 * total / (total + VOLUME_HALF)
-    return 100.0 * heat * volume
-
-
-def word(degrees: float) -> str:
-    """calm below 20, mild below 40, warm below 60, hot below 80, boiling from 80."""
-    return WORDS[min(len(WORDS) - 1, max(0, int(degrees // 20)))]
-
-
-def classify(compound: float | None, *, negative: float, positive: float) -> str:
-    """negative when compound <= `negative`, positive when >= `positive`, else (or unscored) neutral."""
-    if compound is None:
-        return "neutral"
-    if compound <= negative:
-        return "negative"
-    if compound >= positive:
-        return "positive"
-    return "neutral"
-
-
 # --- days -------------------------------------------------------------------------------------
 
 
@@ -83,59 +58,6 @@ def day_bounds(day: dt.date, timezone: str) -> tuple[dt.datetime, dt.datetime]:
 
 
 # --- tallies ----------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Mention:
-    """What the mood needs of one mention."""
-
-    first_seen: dt.datetime  # aware
-    compound: float | None
-    terms: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class Tally:
-    """One scope (overall or one watch term) on one day, or pooled over several days."""
-
-    positive: int = 0
-    neutral: int = 0
-    negative: int = 0
-    compound_sum: float = 0.0
-    scored: int = 0  # mentions with a compound score
-
-    @property
-    def total(self) -> int:
-        return self.positive + self.neutral + self.negative
-
-    @property
-    def mean_compound(self) -> float | None:
-        return self.compound_sum / self.scored if self.scored else None
-
-    @property
-    def negative_share(self) -> float:
-        return self.negative / self.total if self.total else 0.0
-
-    @property
-    def temperature(self) -> float:
-        return temperature(self.negative, self.total)
-
-    def add(self, kind: str, compound: float | None) -> Tally:
-        return Tally(
-            positive=self.positive + (kind == "positive"),
-            neutral=self.neutral + (kind == "neutral"),
-            negative=self.negative + (kind == "negative"),
-            compound_sum=self.compound_sum + (compound or 0.0),
-            scored=self.scored + (compound is not None),
-        )
-
-    def __add__(self, other: Tally) -> Tally:
-        return Tally(self.positive + other.positive, self.neutral + other.neutral,
-                     self.negative + other.negative, self.compound_sum + other.compound_sum,
-                     self.scored + other.scored)
-
-
-Tallies = dict[dt.date, dict[str, Tally]]  # day -> scope (OVERALL or a watch name) -> tally
 
 
 def tally(mentions: Iterable[Mention], *, timezone: str, negative: float, positive: float,
@@ -208,17 +130,6 @@ def binomial_upper_tail(k: int, n: int, p: float) -> float:
     return min(1.0, total)
 
 
-@dataclass(frozen=True)
-class Spike:
-    """Whether a day's negativity is well above the scope's own recent baseline, and why."""
-
-    flagged: bool
-    share: float  # the day's negative share
-    baseline: float  # the smoothed baseline negative share
-    p_value: float
-    history: int = 0  # mentions the baseline was measured on (0: the prior alone)
-
-
 def spike(today: Tally, baseline: Tally) -> Spike:
     """Flag a day whose negative share is well above its baseline: all of three tests must pass.
 
@@ -241,20 +152,6 @@ def spike(today: Tally, baseline: Tally) -> Spike:
 
 
 # --- one scope's day, as the report shows it ----------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ScopeMood:
-    """Everything the report shows for one scope on one day."""
-
-    name: str  # OVERALL or a watch name
-    day: dt.date
-    tally: Tally
-    degrees: float
-    word: str
-    trend: float | None  # None: nothing heard in the previous days to compare with
-    spike: Spike
-    series: tuple[tuple[dt.date, Tally], ...]  # the chart's days, oldest first, `day` last
 
 
 def scope_mood(days: Tallies, scope: str, day: dt.date, *, chart_days: int = 14) -> ScopeMood:

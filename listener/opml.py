@@ -6,9 +6,8 @@ import os
 import re
 import tempfile
 import xml.etree.ElementTree as ET
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
-from listener.config import load_config
 from listener.errors import ListenerError
 from listener.models import Config, FeedSpec
 
@@ -44,10 +43,11 @@ def _yaml_string(value: str) -> str:
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def import_into_config(config: Config, data: bytes) -> tuple[int, int]:
+def import_into_config(config: Config, data: bytes, *, validate: Callable[[str], object]) -> tuple[int, int]:
     """Append the OPML's new feeds to feeds.yaml, keeping its comments; returns (added, skipped).
 
-    The file is rewritten atomically and read back through the validator before it replaces the old one.
+    The file is rewritten atomically and read back through `validate` (the config loader) before
+    it replaces the old one.
     """
     urls = {feed.url for feed in config.feeds}
     names = {feed.name for feed in config.feeds}
@@ -69,7 +69,7 @@ def import_into_config(config: Config, data: bytes) -> tuple[int, int]:
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
-        load_config(tmp)
+        validate(tmp)
         os.replace(tmp, config.path)
     finally:
         if os.path.exists(tmp):

@@ -25,6 +25,7 @@ import html
 import io
 import logging
 import os
+import pyexpat
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
@@ -34,11 +35,12 @@ from typing import Any, Literal
 from urllib.parse import urljoin, urlsplit
 
 import feedparser
-import pyexpat
 from feedparser.encodings import convert_to_utf8
 
 from listener.errors import ParseError
 from listener.models import Item, ParsedFeed
+from listener.text import INVISIBLE as _INVISIBLE
+from listener.text import safe_url
 
 log = logging.getLogger(__name__)
 
@@ -72,16 +74,6 @@ if pyexpat.version_info < (2, 4, 0):  # the amplification guard that stops one-l
 
 # --- text cleaning ------------------------------------------------------------------------------
 
-def _invisible_table() -> dict[int, None]:
-    """Characters that never belong in stored text: C0/C1 controls (B6), bidi and zero-width (D8)."""
-    drop = [c for c in range(0x20) if c not in (0x09, 0x0A, 0x0D)]
-    drop += [0x7F, *range(0x80, 0xA0)]
-    drop += [0x061C, 0x200B, 0x200C, 0x200D, 0x200E, 0x200F, 0x2060, 0xFEFF]
-    drop += [*range(0x202A, 0x202F), *range(0x2066, 0x206A)]
-    return dict.fromkeys(drop)
-
-
-_INVISIBLE = _invisible_table()
 _WHITESPACE = re.compile(r"\s+")
 _SKIP_TAGS = frozenset({"script", "style", "noscript", "template"})
 # tags that separate words: "a<br>b" is two words, "a<b>b</b>" is one
@@ -216,11 +208,6 @@ def _resolve_url(url: str | None, base: str | None, schemes: Iterable[str]) -> s
     if scheme not in schemes or (scheme != "file" and not parts.netloc):
         return None
     return absolute
-
-
-def safe_url(url: str | None, *, base: str | None = None) -> str | None:
-    """`url` resolved against `base`, if the result is http(s); None for javascript:, data:, etc."""
-    return _resolve_url(url, base, ("http", "https"))
 
 
 def _base_url(url: str) -> str:

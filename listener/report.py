@@ -13,23 +13,21 @@ import datetime as dt
 import functools
 import json
 import logging
-import math
 import os
 import re
 import tempfile
-import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 import css_inline
 import jinja2
 from markupsafe import Markup
 
-from listener import mood
+from listener import heat
+from listener.text import clean_text, human_duration, safe_url, strip_invisible, url_host
 from listener.times import stored_moment
 
 log = logging.getLogger(__name__)
@@ -41,59 +39,13 @@ ERROR_CHARS = 240
 TOP_MENTIONS = 8  # most negative / most positive mentions shown
 REPORT_MAX_THREADS = 100  # threads listed in the report; the rest are counted (listener threads lists all)
 CHART_DAYS = 14
-STALE_DAYS = 14  # a healthy feed with no new item for this long is stale (as schedule.STALE_AFTER)
-FAILING_AFTER = 3  # consecutive errors before a feed is shown as failing (RELIABILITY A4)
 REPORT_NAME = re.compile(r"^(\d{4}-\d{2}-\d{2})\.html$")
 
 # --- hostile text -----------------------------------------------------------------------------
 
-# C0 and C1 controls (tab and newline kept by clean_text), DEL, bidi embeddings, overrides and
-# isolates, zero-width characters and the BOM (RELIABILITY B6, D8), and lone surrogates.
-_INVISIBLE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2064"
-                        "\u2066-\u206f\ufeff\ufff9-\ufffb\ud800-\udfff]")
-_SPACES = re.compile(r"[ \t\r\n\x0b\x0c\u0085\u2028\u2029]+")
-_URL = re.compile(r"^https?://[^\s\x00-\x1f\x7f<>\"'`\\]+$", re.IGNORECASE)
-
-
-def clean_text(value: Any, limit: int | None = None, *, lines: bool = False) -> str:
-    """Feed text made safe to show: no control, bidi or zero-width characters, whitespace folded.
-
-    `lines` keeps line breaks (folding the rest); `limit` cuts at a word boundary with an ellipsis.
-    """
-    if value is None:
-        return ""
-    text = unicodedata.normalize("NFC", _INVISIBLE.sub("", str(value).replace("\r\n", "\n").replace("\r", "\n")))
-    if lines:
-        text = "\n".join(_SPACES.sub(" ", line).strip() for line in text.split("\n"))
-        text = re.sub(r"\n{3,}", "\n\n", text).strip()
-    else:
-        text = _SPACES.sub(" ", text).strip()
-    if limit is not None and len(text) > limit:
-        cut = text[: limit - 1]
-        space = cut.rfind(" ")
-        text = (cut[:space] if space > limit * 0.6 else cut).rstrip() + "…"
-    return text
-
-
 def header_text(value: Any, limit: int = 200) -> str:
     """Text that may go into an email header: one line, no CR, LF or control characters."""
     return clean_text(value, limit)
-
-
-def safe_url(value: Any) -> str | None:
-    """`value` when it is an absolute http(s) URL with a host, else None (RELIABILITY D3)."""
-    if not isinstance(value, str):
-        return None
-    url = value.strip()
-    if len(url) > 2048 or not _URL.match(url):
-        return None
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return None
-    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
-        return None
-    return url
 
 
 def href(value: Any) -> str:
@@ -106,25 +58,12 @@ def local_href(value: Any) -> str:
     return value if isinstance(value, str) and REPORT_NAME.match(value) else "#"
 
 
-def url_host(value: Any) -> str:
-    """The host a link goes to, shown beside it so a lying title cannot hide it (RELIABILITY D8)."""
-    url = safe_url(value)
-    if url is None:
-        return ""
-    host = (urlsplit(url).hostname or "").lower()
-    # Shown in ASCII (punycode) on purpose: a decoded IDN can imitate another host letter for letter.
-    try:
-        return host.encode("idna").decode("ascii")
-    except UnicodeError:
-        return host.encode("ascii", "backslashreplace").decode("ascii")
-
-
 def _finalize(value: Any) -> Any:
     """Every {{ value }} in every template: strip control and bidi characters from plain strings."""
     if value is None:
         return ""
     if isinstance(value, str) and not isinstance(value, Markup):
-        return _INVISIBLE.sub("", value)
+        return strip_invisible(value)
     return value
 
 
@@ -132,7 +71,7 @@ def _finalize(value: Any) -> Any:
 
 
 def _strict_by_default() -> bool:
-    return bool(os.environ.get("LISTENER_STRICT_TEMPLATES") or os.environ.get("PYTEST_CURRENT_TEST"))
+    return bool(os.environ.get("LISTENER_STRICT_TEMPLATES"))
 
 
 @functools.lru_cache(maxsize=2)
@@ -151,8 +90,8 @@ def _environment(strict: bool) -> jinja2.Environment:
         keep_trailing_newline=True,
     )
     env.filters.update(href=href, local_href=local_href, host=url_host, signed=_signed, percent=_percent,
-                       waited=human_duration, local_time=_local_time, wrap_text=_wrap_text)
-    env.globals.update(words=mood.WORDS)
+                       waited=_waited, local_time=_local_time, wrap_text=_wrap_text)
+    env.globals.update(words=heat.WORDS)
     return env
 
 
@@ -175,17 +114,8 @@ def _percent(value: float | None) -> str:
     return "n/a" if value is None else f"{round(100 * value)}%"
 
 
-def human_duration(seconds: float | None) -> str:
-    """45 min, 3 h 20 min, 2 days 4 h."""
-    if seconds is None or not math.isfinite(seconds):
-        return ""
-    minutes = int(max(0.0, seconds) // 60)
-    days, hours, mins = minutes // 1440, minutes % 1440 // 60, minutes % 60
-    if days:
-        return f"{days} day{'s' if days != 1 else ''}" + (f" {hours} h" if hours else "")
-    if hours:
-        return f"{hours} h" + (f" {mins} min" if mins else "")
-    return f"{mins} min" if mins else "under a minute"
+def _waited(seconds: float | None) -> str:
+    return human_duration(seconds) or ""
 
 
 def _local_time(moment: dt.datetime | None, timezone: str, fmt: str = "%H:%M") -> str:
@@ -247,7 +177,7 @@ class Chart:
         return tuple((bar, max(2, round(bar.degrees * 0.6)) if bar.total else 2) for bar in self.bars)
 
 
-def chart(series: Sequence[tuple[dt.date, mood.Tally]], *, width: int = 280, height: int = 84) -> Chart:
+def chart(series: Sequence[tuple[dt.date, heat.Tally]], *, width: int = 280, height: int = 84) -> Chart:
     """Bars of temperature per day; the plot area is 0-100 degrees over the top 66 units."""
     plot, baseline, step = 66.0, 72.0, width / max(1, len(series))
     bars = []
@@ -255,7 +185,7 @@ def chart(series: Sequence[tuple[dt.date, mood.Tally]], *, width: int = 280, hei
         degrees = round(tally.temperature)
         bar_height = max(1.5, plot * degrees / 100) if tally.total else 1.0
         bars.append(Bar(
-            day=day, degrees=degrees, word=mood.word(tally.temperature), total=tally.total,
+            day=day, degrees=degrees, word=heat.word(tally.temperature), total=tally.total,
             negative=tally.negative, x=round(index * step + step * 0.15, 2), y=round(baseline - bar_height, 2),
             width=round(step * 0.7, 2), height=round(bar_height, 2), today=index == len(series) - 1,
             label=str(day.day) if (len(series) - 1 - index) % 2 == 0 else "",
@@ -299,7 +229,7 @@ class HeatView:
         return getattr(self, kind) / self.total if self.total else 0.0
 
 
-def heat_view(scope: mood.ScopeMood) -> HeatView:
+def heat_view(scope: heat.ScopeMood) -> HeatView:
     tally, spike = scope.tally, scope.spike
     note = ""
     if spike.flagged:
@@ -307,10 +237,11 @@ def heat_view(scope: mood.ScopeMood) -> HeatView:
         if spike.history >= 20:
             note += f"usually about {_percent(spike.baseline)}"
         else:  # the baseline is mostly the prior: say so
-            note += f"against a typical {_percent(mood.PRIOR_RATE)} (little history yet)"
+            note += f"against a typical {_percent(heat.PRIOR_RATE)} (little history yet)"
     return HeatView(
         name=clean_text(scope.name, NAME_CHARS), degrees=round(scope.degrees), word=scope.word,
-        trend=None if scope.trend is None else round(scope.trend), positive=tally.positive, neutral=tally.neutral, negative=tally.negative,
+        trend=None if scope.trend is None else round(scope.trend),
+        positive=tally.positive, neutral=tally.neutral, negative=tally.negative,
         total=tally.total, mean_compound=tally.mean_compound, spike=spike.flagged, spike_note=note,
         chart=chart(scope.series),
     )
@@ -346,7 +277,7 @@ def mention_view(row: dict[str, Any], *, negative: float, positive: float) -> Me
         compound=float(compound) if compound is not None else 0.0,
         terms=tuple(clean_text(t, NAME_CHARS) for t in (terms or []) if isinstance(t, str)),
         snippet=clean_text(row.get("snippet") or row.get("content"), TEXT_CHARS),
-        mood=mood.classify(compound, negative=negative, positive=positive),
+        mood=heat.classify(compound, negative=negative, positive=positive),
     )
 
 
@@ -407,7 +338,7 @@ def thread_view(summary: Any, *, now: dt.datetime) -> ThreadView:
         items=int(_field(summary, "items", 0) or 0),
         negative_items=int(_field(summary, "negative_items", 0) or 0),
         priority=round(float(_field(summary, "priority", 0.0) or 0.0)),
-        waited=human_duration(waiting),
+        waited=human_duration(waiting) or "",
         quote_author=clean_text(quote.get("author"), NAME_CHARS) or "someone",
         quote_text=clean_text(quote.get("text"), TEXT_CHARS),
         quote_url=quote_url,
@@ -430,29 +361,12 @@ class FeedView:
     host: str
 
 
-def _feed_state(row: dict[str, Any], now: dt.datetime) -> str:
-    """The row's `state` as `listener feeds` shows it; worked out the same way when a row has none."""
-    if row.get("state"):
-        return str(row["state"])
-    errors = int(row.get("consecutive_errors") or 0)
-    if row.get("status") in ("gone", "disabled"):
-        return str(row["status"])
-    if errors >= FAILING_AFTER:
-        return "failing"
-    if errors or not row.get("last_polled_at"):
-        return "retrying" if errors else "new"
-    last_new = row.get("last_new_item_at") or row.get("created_at") or row.get("last_ok_at")
-    if last_new and (now - stored_moment(last_new)).total_seconds() >= STALE_DAYS * 86400:
-        return "stale"
-    return "ok"
-
-
 def feed_views(rows: Iterable[dict[str, Any]], *, now: dt.datetime) -> tuple[list[FeedView], list[FeedView], int]:
     """(failing, gone and disabled feeds; stale feeds; failing comment feeds) from `store.feed_health` rows."""
     failing, stale, comment_failures = [], [], 0
     for row in rows:
         try:
-            state = _feed_state(row, now)
+            state = str(row.get("state") or "ok")  # schedule.feed_state, as `listener feeds` shows it
             broken = state in ("failing", "gone", "disabled")
             if row.get("kind", "feed") != "feed":
                 comment_failures += broken
@@ -511,8 +425,8 @@ class DayReport:
         return tuple(term for term in self.terms if term.spike)
 
 
-def build_report(*, day: dt.date, timezone: str, generated_at: dt.datetime, overall: mood.ScopeMood,
-                 terms: Sequence[mood.ScopeMood], threads: Sequence[Any], negative_rows: Sequence[dict[str, Any]],
+def build_report(*, day: dt.date, timezone: str, generated_at: dt.datetime, overall: heat.ScopeMood,
+                 terms: Sequence[heat.ScopeMood], threads: Sequence[Any], negative_rows: Sequence[dict[str, Any]],
                  positive_rows: Sequence[dict[str, Any]], feed_rows: Sequence[dict[str, Any]],
                  negative: float, positive: float, max_threads: int = REPORT_MAX_THREADS,
                  problems: Sequence[str] = ()) -> DayReport:

@@ -25,7 +25,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from listener.times import local_day, parse_iso
+from listener.times import local_day, parse_iso, parse_retry_after
 
 MAX_INTERVAL = 24 * 3600
 FAILING_AFTER_ERRORS = 3
@@ -42,25 +42,6 @@ DIGEST_DONE = frozenset({"sent", "failed_permanent"})
 
 def _clamp(seconds: float, floor: int) -> float:
     return max(floor, min(MAX_INTERVAL, seconds))
-
-
-def parse_retry_after(value: str | None, *, now: dt.datetime) -> float | None:
-    """Seconds a `Retry-After` value asks for: delta-seconds or an HTTP-date; None for garbage or absent.
-
-    A date in the past means "now" (0). Capping is the caller's business (see _clamp).
-    """
-    value = (value or "").strip()
-    if not value:
-        return None
-    if value.isascii() and value.isdigit():
-        return float(value)
-    try:
-        moment = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if moment.tzinfo is None:  # "-0000" parses naive; HTTP-dates are UTC
-        moment = moment.replace(tzinfo=dt.timezone.utc)
-    return max(0.0, (moment - now).total_seconds())
 
 
 def hinted_interval(headers: Mapping[str, str], *, ttl_seconds: int | None, now: dt.datetime) -> float | None:
@@ -141,17 +122,6 @@ def feed_state(row: Mapping[str, Any], now: dt.datetime) -> str:
     if last_new is not None and now - last_new >= STALE_AFTER:
         return STALE
     return OK
-
-
-def human_duration(seconds: float) -> str:
-    """90 -> '1m30s', 7200 -> '2h', 93600 -> '1d2h': two units at most, for `listener feeds`."""
-    seconds = max(0, round(seconds))
-    parts: list[str] = []
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
-        if seconds >= size or (unit == "s" and not parts):
-            parts.append(f"{seconds // size}{unit}")
-            seconds %= size
-    return "".join(parts[:2])
 
 
 def poll_tick(intervals: Iterable[int], *, floor: int) -> int:

@@ -14,6 +14,7 @@ from functools import lru_cache
 from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
 from listener.models import Sentiment
+from listener.text import is_boilerplate_title
 
 MAX_CHARS = 10_000  # score at most this much of a text (about 1,700 words) ...
 MAX_SENTENCES = 50  # ... and at most this many of its sentences
@@ -166,28 +167,6 @@ def _add(sentences: list[list[str]], piece: str) -> None:
 
 
 # --- what gets scored ---------------------------------------------------------------------
-
-_BOILERPLATE = re.compile(
-    r"""^(?:
-        by:\s*\S.*                                   # WordPress: "By: Dana Reyes"
-      | comment\s+on\s+.+\s+by\s+.+                  # WordPress: "Comment on <post> by <name>"
-      | new\s+comment\s+on\s+.+                      # "New comment on <post>"
-      | (?:re|aw|sv|antw|fwd?)\s*(?:\[\d+\])?\s*:.*  # "Re: <the parent's title>", "RE[2]: ..."
-      | (?:in\s+)?(?:reply|response)\s+to\b.*       # "Reply to Dana", "In reply to ...", "Response to ..."
-      | (?:\S+|(?-i:[A-Z])\S*(?:\s+(?-i:[A-Z])\S*){1,3})\s+commented\s+on\b.*  # "Dana Reyes commented on <post>"
-    )$""",
-    re.IGNORECASE | re.VERBOSE | re.DOTALL,
-)
-
-
-def is_boilerplate_title(title: str) -> bool:
-    """True for titles a comment system generates around a comment, rather than words its author wrote.
-
-    >>> is_boilerplate_title("By: Priya Okafor"), is_boilerplate_title("Re: Sync outage"), is_boilerplate_title("Great app")
-    (True, True, False)
-    """
-    return bool(_BOILERPLATE.match(" ".join(title.split())))
-
 
 def scoring_text(title: str, content: str) -> str:
     """What gets scored for an item: its title as a sentence of its own, then its content.

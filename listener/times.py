@@ -6,6 +6,7 @@ A leaf module like models.py: every stage may import it, and it imports no stage
 from __future__ import annotations
 
 import datetime as dt
+import email.utils
 from typing import overload
 from zoneinfo import ZoneInfo
 
@@ -45,3 +46,22 @@ def stored_moment(value: str | dt.datetime | None) -> dt.datetime:
 def local_day(moment: dt.datetime, timezone: str) -> dt.date:
     """The calendar day `moment` (aware) falls on in `timezone`: "today" for reports and the digest."""
     return moment.astimezone(ZoneInfo(timezone)).date()
+
+
+def parse_retry_after(value: str | None, *, now: dt.datetime) -> float | None:
+    """Seconds a `Retry-After` value asks for: delta-seconds or an HTTP-date; None for garbage or absent.
+
+    A date in the past means "now" (0). Capping is the caller's business (see _clamp).
+    """
+    value = (value or "").strip()
+    if not value:
+        return None
+    if value.isascii() and value.isdigit():
+        return float(value)
+    try:
+        moment = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if moment.tzinfo is None:  # "-0000" parses naive; HTTP-dates are UTC
+        moment = moment.replace(tzinfo=dt.timezone.utc)
+    return max(0.0, (moment - now).total_seconds())

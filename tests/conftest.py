@@ -14,4 +14,5 @@ def isolated_env(tmp_path, monkeypatch):
     monkeypatch.setenv("HOME", str(home))
     for name in ("LISTENER_CONFIG", "LISTENER_SMTP_PASSWORD"):
         monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("LISTENER_STRICT_TEMPLATES", "1")  # a missing template variable fails the test
     return home

@@ -18,9 +18,9 @@ import zlib
 from pathlib import Path
 
 import pytest
+from test_report import World, a_busy_week
 
 from listener import report
-from test_report import World, a_busy_week
 
 CHROMIUM = shutil.which("chromium") or ("/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None)
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (Debian: apt-get install chromium)")

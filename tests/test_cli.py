@@ -63,15 +63,26 @@ def test_config_comes_from_the_environment(tmp_path):
                             text=True, cwd=tmp_path, env={**os.environ, "LISTENER_CONFIG": str(config)})
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
-    assert (tmp_path / "listener.db").exists()
+    assert not (tmp_path / "listener.db").exists()  # a read never makes the database
 
 
 def test_db_option_overrides_the_config(tmp_path):
     config = tmp_path / "feeds.yaml"
     config.write_text("database: configured.db\nfeeds: []\n")
-    result = run("--config", str(config), "--db", str(tmp_path / "chosen.db"), "feeds")
+    result = run("--config", str(config), "--db", str(tmp_path / "chosen.db"), "poll")
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "chosen.db").exists() and not (tmp_path / "configured.db").exists()
+
+
+def test_a_read_command_on_a_missing_db_is_an_error_naming_it(tmp_path):
+    config = tmp_path / "feeds.yaml"
+    config.write_text("feeds: []\n")
+    typo = tmp_path / "typo" / "listenr.db"
+    for command in (["mentions"], ["threads"], ["feeds"]):
+        result = run("--config", str(config), "--db", str(typo), *command)
+        assert result.returncode == 2, command
+        assert result.stderr.strip() == f"listener: no database at {typo} (run `listener poll` first, or check --db)"
+    assert not typo.parent.exists()
 
 
 def test_bad_since_is_a_usage_error(tmp_path):

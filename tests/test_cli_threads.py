@@ -16,7 +16,6 @@ from pathlib import Path
 import feedparser
 import pytest
 import time_machine
-
 from feedgen import Entry, Watchlist, atom, rss
 
 NOW = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
@@ -148,7 +147,9 @@ def test_threads_ack_reopen_and_conditional_comment_feeds(site):
                             "We switched our team to Quillfeather"}
     v5, sync, pricing = (threads[t] for t in ("Quillfeather 5 is out", "Quillfeather sync, explained",
                                               "New Quillfeather pricing"))
-    assert v5["needs_reply"] and not v5["staff_replied"] and v5["items"] == 2  # Priya wrote the post, no reply and v5["feed"] == "Quill blog" and v5["url"] == f"{BLOG}/v5/"
+    # Priya wrote the post, and nobody has replied.
+    assert v5["needs_reply"] and not v5["staff_replied"] and v5["items"] == 2
+    assert v5["feed"] == "Quill blog" and v5["url"] == f"{BLOG}/v5/"
     assert v5["unanswered"]["author"] == "Alex" and v5["oldest_unanswered_negative"].endswith("Z")
     assert sync["status"] == "answered" and sync["staff_replied"] and not sync["needs_reply"]
     assert pricing["needs_reply"] and pricing["defended"]

@@ -19,10 +19,10 @@ from html.parser import HTMLParser
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
+from test_report import DAY, NOW, World, a_busy_week, assert_nothing_runs
 
 from listener import mail, mood, pipeline, store
 from listener.errors import LockedError, MailError, UsageError
-from test_report import DAY, NOW, World, a_busy_week, assert_nothing_runs
 
 TEAM = ("team@quill.example", "lead@quill.example")
 

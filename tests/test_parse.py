@@ -11,13 +11,13 @@ import datetime as dt
 import hashlib
 import json
 import pickle
+import pyexpat
 import socket
 import time
 import tracemalloc
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-import pyexpat
 import feedparser
 import pytest
 from hypothesis import HealthCheck, given, settings

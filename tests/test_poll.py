@@ -13,7 +13,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from feedgen import Entry, Watchlist, rss
 from feedserver import hang_forever
 
@@ -145,19 +144,20 @@ def test_a_poll_killed_mid_transaction_loses_and_doubles_nothing(tmp_path, feed_
 def test_one_feed_whose_parser_raises_stays_alone(tmp_path, feed_server, monkeypatch):
     from listener import pipeline
     from listener.config import load_config
+    from listener.pipeline import workers
 
     for i in range(10):
         feed_server.add(f"/f{i}.xml", rss([Entry(f"Quillfeather news {i}", guid=f"g{i}")]))
     config = load_config(Watchlist(feeds=[{"name": f"F{i}", "url": feed_server.url(f"/f{i}.xml")}
                                           for i in range(10)]).write(tmp_path))
-    real_parse = pipeline.parse_feed
+    real_parse = workers.parse_feed
 
     def parse_or_explode(body, *, url, headers=None, **kwargs):
         if url.endswith("/f3.xml"):
             raise RuntimeError("parser bug")
         return real_parse(body, url=url, headers=headers, **kwargs)
 
-    monkeypatch.setattr(pipeline, "parse_feed", parse_or_explode)
+    monkeypatch.setattr(workers, "parse_feed", parse_or_explode)
     summary = pipeline.poll(config, pool=pipeline.ParsePool(workers=1))  # in-process, so the patch applies
     assert summary.new_items == 9
     assert [(o.name, o.error) for o in summary.failed] == [("F3", "error: RuntimeError: parser bug")]

@@ -8,12 +8,11 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+from feedgen import Watchlist
 
 from listener import pipeline
 from listener.config import load_config
 from listener.parse import parse_feed
-
-from feedgen import Watchlist
 
 REALFEEDS = Path(__file__).resolve().parents[1].parent / "shared" / "realfeeds"
 pytestmark = pytest.mark.skipif(not REALFEEDS.is_dir(), reason=f"no real-world feeds at {REALFEEDS}")

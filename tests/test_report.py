@@ -18,7 +18,7 @@ from pathlib import Path
 import jinja2
 import pytest
 
-from listener import mood, pipeline, report, store
+from listener import mood, pipeline, report, store, text
 from listener.config import load_config
 from listener.errors import ListenerError
 
@@ -32,8 +32,9 @@ GOLDEN = Path(__file__).parent / "data" / "report"
 class World:
     """A feeds.yaml and a listener.db under `root`, filled by inserting rows directly."""
 
-    def __init__(self, root: Path, *, feeds: list[str] = ("Quill blog", "Forum"), to: tuple[str, ...] = ("team@quill.example",),
-                 smtp_port: int = 25, max_items: int = 50, smtp_extra: str = "", watch: tuple[str, ...] = ("Quillfeather", "Nibs")):
+    def __init__(self, root: Path, *, feeds: list[str] = ("Quill blog", "Forum"),
+                 to: tuple[str, ...] = ("team@quill.example",), smtp_port: int = 25, max_items: int = 50,
+                 smtp_extra: str = "", watch: tuple[str, ...] = ("Quillfeather", "Nibs")):
         self.root = root
         root.mkdir(parents=True, exist_ok=True)
         watch_yaml = "".join(f"  - name: {json.dumps(name)}\n    terms: [{json.dumps(name.lower())}]\n" for name in watch)
@@ -229,25 +230,25 @@ def test_feed_text_never_runs_in_the_digest_html(tmp_path):
 
 
 def test_only_http_links_survive(world):
-    assert report.safe_url("https://a.example/x?y=1#z") == "https://a.example/x?y=1#z"
-    assert report.safe_url("HTTP://A.example") == "HTTP://A.example"
+    assert text.safe_url("https://a.example/x?y=1#z") == "https://a.example/x?y=1#z"
+    assert text.safe_url("HTTP://A.example") == "HTTP://A.example"
     for url in BAD_URLS + ["https://", "http:///path", "https://exa mple.com", None, 42]:
-        assert report.safe_url(url) is None, url
+        assert text.safe_url(url) is None, url
         assert report.href(url) == "#"
     # Hosts are shown in ASCII: a Cyrillic "а" cannot pass for a Latin "a" (RELIABILITY D8).
-    assert report.url_host("https://xn--bcher-kva.example/x") == "xn--bcher-kva.example"
-    assert report.url_host("https://\u0430pple.example/login") == "xn--pple-43d.example"
-    assert report.url_host("https://Forum.Quill.example:8443/t") == "forum.quill.example"
+    assert text.url_host("https://xn--bcher-kva.example/x") == "xn--bcher-kva.example"
+    assert text.url_host("https://\u0430pple.example/login") == "xn--pple-43d.example"
+    assert text.url_host("https://Forum.Quill.example:8443/t") == "forum.quill.example"
 
 
 def test_clean_text_strips_controls_bidi_and_caps_length():
-    assert report.clean_text("a\x00b\x07c\u202ed\u200be\ufeff") == "abcde"
-    assert report.clean_text("one\r\ntwo\tthree") == "one two three"
-    assert report.clean_text("one\r\n\r\n\r\ntwo", lines=True) == "one\n\ntwo"
+    assert text.clean_text("a\x00b\x07c\u202ed\u200be\ufeff") == "abcde"
+    assert text.clean_text("one\r\ntwo\tthree") == "one two three"
+    assert text.clean_text("one\r\n\r\n\r\ntwo", lines=True) == "one\n\ntwo"
     assert report.header_text("x\r\nBcc: victim@example.org") == "x Bcc: victim@example.org"
-    long = report.clean_text("word " * 200, 50)
+    long = text.clean_text("word " * 200, 50)
     assert len(long) <= 50 and long.endswith("…")
-    assert report.clean_text("\ud800lone surrogate") == "lone surrogate"
+    assert text.clean_text("\ud800lone surrogate") == "lone surrogate"
 
 
 # --- the template lint (RELIABILITY D4) ---------------------------------------------------------
@@ -357,7 +358,7 @@ def test_the_report_lists_threads_needing_a_reply_with_quote_wait_and_why(world)
     assert "Needs a reply 1" in text
     assert "Quillfeather lost my notes" in text
     assert "“Still broken after the update!”" in text and "— Mira K" in text
-    assert "waited 5 h" in text and "Ranks here for:" in text and "how negative" in text
+    assert "waited 5h" in text and "Ranks here for:" in text and "how negative" in text
     assert 'href="https://forum.quill.example/t/a"' in html
     assert "Quillfeather is fine" not in text.split("Needs a reply")[1].split("Most negative")[0]
 
@@ -399,11 +400,11 @@ def test_failing_and_stale_feeds_are_listed(world):
     world.add_comment_feed("Quill blog: a post", "Quill blog")
     data = world.data()
     assert [(f.name, f.state) for f in data.failing] == [("Forum", "failing")]
-    assert "timeout: no answer in 20s" in data.failing[0].detail and "2 days" in data.failing[0].detail
+    assert "timeout: no answer in 20s" in data.failing[0].detail and "2d" in data.failing[0].detail
     assert [(f.name, f.state) for f in data.stale] == [("Quill blog", "stale")]
     assert data.comment_feeds_failing == 1
     text = " ".join("".join(audit(world.report()).text).split())
-    assert "failing Forum" in text and "stale Quill blog" in text and "no new items for 23 days" in text
+    assert "failing Forum" in text and "stale Quill blog" in text and "no new items for 23d" in text
 
 
 def test_a_feed_with_one_error_is_not_failing_yet(world):
@@ -502,7 +503,7 @@ def golden_report() -> report.DayReport:
                  "snippet": "it broke"} for i in range(3)]
     positive = [{**row, "title": "Glad", "url": None, "compound": 0.3, "snippet": "works <b>fine</b>"}]
     feeds = [{"name": "Forum", "kind": "feed", "url": "https://forum.quill.example/feed", "status": "error",
-              "consecutive_errors": 3, "error_kind": "http", "last_error": "HTTP 503",
+              "state": "failing", "consecutive_errors": 3, "error_kind": "http", "last_error": "HTTP 503",
               "failing_since": "2026-11-23T09:30:00Z", "last_polled_at": "2026-11-24T09:00:00Z"}]
     return report.build_report(
         day=DAY, timezone="Europe/London", generated_at=NOW,
@@ -534,7 +535,7 @@ def test_feed_views_follow_the_state_listener_feeds_shows():
     ]
     failing, stale, comments = report.feed_views(rows, now=NOW)
     assert [(f.name, f.state) for f in failing] == [("A", "disabled")]
-    assert "failing for 14 days" in failing[0].detail and "no longer polled" in failing[0].detail
+    assert "failing for 14d" in failing[0].detail and "no longer polled" in failing[0].detail
     assert [(f.name, f.detail) for f in stale] == [("C", "no items since it was added")]
     assert comments == 1  # and E, whose row is broken, is left out without stopping the others
 

@@ -9,8 +9,8 @@ import subprocess
 import sys
 
 import pytest
-
 from feedgen import Entry, Watchlist, rss
+
 from listener import pipeline, store
 from listener.config import load_config
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import datetime as dt
 import time
 from email.utils import format_datetime
+from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
 from apscheduler.triggers.cron import CronTrigger
-from zoneinfo import ZoneInfo
 
 from listener.schedule import (
     MAX_INTERVAL,
@@ -19,7 +19,6 @@ from listener.schedule import (
     digest_fire_time,
     feed_state,
     hinted_interval,
-    human_duration,
     local_day,
     next_poll_after_failure,
     next_poll_after_success,
@@ -139,12 +138,6 @@ def row(**values):
 ])
 def test_feed_state(values, state):
     assert feed_state(row(**values), NOW) == state
-
-
-@pytest.mark.parametrize("seconds, text", [(0, "0s"), (45, "45s"), (90, "1m30s"), (7200, "2h"),
-                                           (93_600, "1d2h"), (86_400 + 61, "1d1m"), (86_400 + 3661, "1d1h")])
-def test_human_duration(seconds, text):
-    assert human_duration(seconds) == text
 
 
 # --- the digest time ----------------------------------------------------------------------------

@@ -15,11 +15,11 @@ from listener.models import Sentiment
 from listener.sentiment import (
     MAX_SENTENCES,
     NEUTRAL,
-    is_boilerplate_title,
     score,
     scoring_text,
     split_sentences,
 )
+from listener.text import is_boilerplate_title
 
 VADER = SentimentIntensityAnalyzer()
 
@@ -159,7 +159,8 @@ def test_one_analyzer_per_process(monkeypatch):
 
 @settings(max_examples=300, deadline=None)
 @given(st.lists(st.sampled_from(
-    list("abcdefghij .!?,:;()'’\n😂😡👍❤🏻") + ["good", "bad", "not", "but", "love", "hate", "no", "very", "LOL", ":)", ":(", "e.g."]
+    list("abcdefghij .!?,:;()'’\n😂😡👍❤🏻")
+    + ["good", "bad", "not", "but", "love", "hate", "no", "very", "LOL", ":)", ":(", "e.g."]
 ), max_size=80).map("".join) | st.text(max_size=200))
 def test_scores_are_always_in_range(text):
     result = score(text)

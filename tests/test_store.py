@@ -12,7 +12,7 @@ import time
 import pytest
 
 from listener import store
-from listener.models import FeedSpec, Item, Match, ScoredItem, Sentiment
+from listener.models import FeedSpec, Item, ItemPlacement, Match, ScoredItem, Sentiment
 
 NOW = dt.datetime(2026, 11, 25, 9, 0, tzinfo=dt.timezone.utc)
 
@@ -45,8 +45,19 @@ def blog_id(db) -> int:
     return db.execute("SELECT id FROM feeds WHERE name = 'Blog'").fetchone()[0]
 
 
-def no_extras(scored_item):
-    return None, False
+def placed(*items: ScoredItem, staff: bool = False) -> dict[str, ItemPlacement]:
+    return {s.item.key: ItemPlacement(f"t{s.item.key}", s.item.url or s.item.key, is_staff=staff) for s in items}
+
+
+def save(db, feed_id: int, feed_update: store.FeedUpdate, items: list[ScoredItem]) -> store.StoredCounts:
+    return store.save_poll(db, feed_id, feed_update, items, placements=placed(*items), now=NOW)
+
+
+class DiskFull(dict):
+    """Placements whose lookup fails the way a full disk fails a write, half-way through the transaction."""
+
+    def __getitem__(self, key):
+        raise sqlite3.OperationalError("database or disk is full")
 
 
 def test_migrations_are_recorded_and_run_once(tmp_path):
@@ -54,14 +65,14 @@ def test_migrations_are_recorded_and_run_once(tmp_path):
     store.open_db(path).close()
     db = store.open_db(path)
     names = [row[0] for row in db.execute("SELECT name FROM _migrations")]
-    assert names == [m.__name__.lstrip("_") for m in store.MIGRATIONS]
+    assert names == [f"m{n:03d}_{m.__name__.split('_', 2)[2]}" for n, m in enumerate(store.MIGRATIONS, 1)]
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 
 def test_an_item_seen_again_is_updated_not_duplicated(db):
     feed = blog_id(db)
-    first = store.save_poll(db, feed, update(), [scored("a"), scored("b")], extras=no_extras, now=NOW)
-    again = store.save_poll(db, feed, update(), [scored("a"), scored("b", title="Edited")], extras=no_extras, now=NOW)
+    first = save(db, feed, update(), [scored("a"), scored("b")])
+    again = save(db, feed, update(), [scored("a"), scored("b", title="Edited")])
     assert (first.new, first.updated) == (2, 0)
     assert (again.new, again.updated) == (0, 1)
     assert db.execute("SELECT count(*) FROM items").fetchone()[0] == 2
@@ -71,20 +82,17 @@ def test_an_item_seen_again_is_updated_not_duplicated(db):
 def test_future_and_missing_dates_fall_back_to_first_seen(db):
     feed = blog_id(db)
     items = [scored("future", published=NOW + dt.timedelta(days=3650)), scored("none", published=None)]
-    store.save_poll(db, feed, update(), items, extras=no_extras, now=NOW)
+    save(db, feed, update(), items)
     rows = dict(db.execute("SELECT key, published FROM items").fetchall())
     assert rows == {"future": store.iso(NOW), "none": store.iso(NOW)}
 
 
 def test_validators_are_not_saved_when_storing_items_fails(db):
     feed = blog_id(db)
-    store.save_poll(db, feed, update(etag='"old"'), [scored("a")], extras=no_extras, now=NOW)
-
-    def explode(scored_item):
-        raise sqlite3.OperationalError("database or disk is full")
+    save(db, feed, update(etag='"old"'), [scored("a")])
 
     with pytest.raises(sqlite3.OperationalError):
-        store.save_poll(db, feed, update(etag='"new"'), [scored("b")], extras=explode, now=NOW)
+        store.save_poll(db, feed, update(etag='"new"'), [scored("b")], placements=DiskFull(), now=NOW)
     assert db.execute("SELECT etag FROM feeds WHERE id = ?", [feed]).fetchone()[0] == '"old"'
     assert db.execute("SELECT count(*) FROM items").fetchone()[0] == 1
 
@@ -93,7 +101,7 @@ def test_writes_take_the_lock_up_front(db):
     feed = blog_id(db)
     statements = []
     db.conn.set_trace_callback(statements.append)
-    store.save_poll(db, feed, update(), [scored("a")], extras=no_extras, now=NOW)
+    save(db, feed, update(), [scored("a")])
     db.conn.set_trace_callback(None)
     assert statements[0] == "BEGIN IMMEDIATE"
     assert statements[-1] == "COMMIT"
@@ -107,7 +115,7 @@ def test_a_second_writer_waits_for_the_first(tmp_path, db):
     )], stdout=subprocess.PIPE, text=True)
     assert holder.stdout.readline().strip() == "locked"
     started = time.monotonic()
-    store.save_poll(db, blog_id(db), update(), [scored("a")], extras=no_extras, now=NOW)
+    save(db, blog_id(db), update(), [scored("a")])
     assert time.monotonic() - started > 0.5
     assert holder.wait(10) == 0
     assert db.execute("SELECT count(*) FROM items").fetchone()[0] == 1
@@ -120,7 +128,7 @@ def test_hostile_strings_round_trip_and_leave_the_schema_alone(db):
     schema = db.execute("SELECT group_concat(sql) FROM sqlite_master").fetchone()[0]
     feed = blog_id(db)
     items = [scored(f"k{i}", title=text) for i, text in enumerate(HOSTILE)]
-    store.save_poll(db, feed, update(), items, extras=no_extras, now=NOW)
+    save(db, feed, update(), items)
     titles = [row["title"] for row in store.mentions(db, limit=None)]
     assert sorted(titles) == sorted(HOSTILE)
     assert db.execute("SELECT group_concat(sql) FROM sqlite_master").fetchone()[0] == schema
@@ -132,7 +140,7 @@ def test_hostile_strings_round_trip_and_leave_the_schema_alone(db):
 def test_mentions_filter_by_term_feed_and_negativity(db):
     feed = blog_id(db)
     items = [scored("angry", compound=-0.8), scored("happy", compound=0.7), scored("other", hit=False)]
-    store.save_poll(db, feed, update(), items, extras=no_extras, now=NOW)
+    save(db, feed, update(), items)
     assert {m["id"] for m in store.mentions(db)} == {1, 2}
     assert [m["title"] for m in store.mentions(db, negative_at_most=-0.05)] == ["A title"]
     assert store.mentions(db, term="ACME", feed="Blog")[0]["terms"] == ["acme"]
@@ -149,7 +157,7 @@ def test_errors_are_counted_and_capped(db):
     assert health["consecutive_errors"] == store.MAX_ERRORS_KEPT + 5
     assert health["status"] == "error"
     assert db.execute("SELECT count(*) FROM feed_errors").fetchone()[0] == store.MAX_ERRORS_KEPT
-    store.save_poll(db, feed, update(), [], extras=no_extras, now=NOW)
+    save(db, feed, update(), [])
     assert store.feed_health(db)[0]["consecutive_errors"] == 0
 
 
@@ -164,7 +172,7 @@ def test_a_backup_taken_while_a_writer_inserts_is_consistent(tmp_path, db):
     def keep_writing():
         n = 0
         while not stop.is_set():
-            store.save_poll(writer_db, feed, update(), [scored(f"w{n}")], extras=no_extras, now=NOW)
+            save(writer_db, feed, update(), [scored(f"w{n}")])
             n += 1
 
     writer = threading.Thread(target=keep_writing)
@@ -183,6 +191,6 @@ def test_a_backup_taken_while_a_writer_inserts_is_consistent(tmp_path, db):
 
 
 def test_a_damaged_terms_value_reads_as_no_terms(db):
-    store.save_poll(db, blog_id(db), update(), [scored("a")], extras=no_extras, now=NOW)
+    save(db, blog_id(db), update(), [scored("a")])
     db.execute("UPDATE items SET terms = 'not json' WHERE key = 'a'")
     assert store.mentions(db)[0]["terms"] == []

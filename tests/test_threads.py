@@ -21,8 +21,9 @@ import pytest
 
 from listener import pipeline, store
 from listener.errors import NotFoundError
-from listener.models import Config, DigestSpec, FeedSpec, Item, Match, ScoredItem, Sentiment, WatchSpec
+from listener.models import Config, DigestSpec, FeedSpec, Item, ItemPlacement, Match, ScoredItem, Sentiment, WatchSpec
 from listener.parse import parse_feed
+from listener.pipeline.conversations import StoredThreads
 from listener.threads import (
     ThreadIndex,
     ThreadRef,
@@ -109,12 +110,6 @@ def test_a_reply_whose_parent_is_stored_joins_the_stored_thread():
     refs = assign_threads([by_ref, by_href], scope="feed1", index=Stored())
     assert refs["urn:10"].thread_id == "tstoredkey"
     assert refs["urn:11"].thread_id == "tstoredurl"
-
-
-def test_the_older_lookup_callable_still_works():
-    refs = assign_threads([post("https://f.example/p/1", key="k", in_reply_to="parent")], scope="s",
-                          lookup=lambda key: "tparent" if key == "parent" else None)
-    assert refs["k"].thread_id == "tparent"
 
 
 def test_a_reply_to_an_unknown_parent_joins_the_parents_page():
@@ -283,17 +278,14 @@ class Stored:
     def add(self, feed: str, *items: ScoredItem, arrived: dt.datetime = NOW) -> None:
         feed_id = self.feed_ids[feed]
         refs = assign_threads([s.item for s in items], scope=f"feed{feed_id}",
-                              index=pipeline.StoredThreads(self.db, feed_id))
+                              index=StoredThreads(self.db, feed_id))
         update = store.FeedUpdate(status="ok", http_status=200, etag=None, last_modified=None,
                                   next_poll_at=NOW)
-
-        def extras(s: ScoredItem):
-            ref = refs[s.item.key]
-            store.ensure_thread(self.db, ref.thread_id, root=ref.root, url=s.item.url if ref.is_root else None,
-                                title=s.item.title if ref.is_root else None, feed_id=feed_id)
-            return ref.thread_id, False
-
-        store.save_poll(self.db, feed_id, update, items, extras=extras, now=arrived)
+        placements = {s.item.key: ItemPlacement(refs[s.item.key].thread_id, refs[s.item.key].root,
+                                                url=s.item.url if refs[s.item.key].is_root else None,
+                                                title=s.item.title if refs[s.item.key].is_root else None)
+                      for s in items}
+        store.save_poll(self.db, feed_id, update, items, placements=placements, now=arrived)
 
     def summaries(self, **kw):
         return pipeline.thread_summaries(self.db, self.config, now=NOW, **kw)
@@ -420,7 +412,7 @@ def test_comment_feeds_follow_recent_posts_with_moving_counts_up_to_the_cap(tmp_
     for feed in store.feed_rows(s.db, "kind = 'comments'"):
         update = store.FeedUpdate(status="ok", http_status=200, etag='"e"', last_modified=None,
                                   next_poll_at=dt.datetime.now(dt.timezone.utc) + dt.timedelta(hours=1))
-        store.save_poll(s.db, feed.id, update, [], extras=lambda x: (None, False), now=NOW)
+        store.save_poll(s.db, feed.id, update, [], placements={}, now=NOW)
         cycle._stored_comment_count(feed)
     assert chosen(cycle, s.db) == ["third"]
     s.add("Blog", blog_post("new", days_ago=1, count=3))

@@ -10,11 +10,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from listener.threads import (
+from listener.text import human_duration
+from listener.triage import (
+    Ack,
     ThreadItem,
     conversation,
-    Ack,
-    human_duration,
     is_staff,
     rank,
     staff_set,

@@ -1,0 +1,20 @@
+"""The only package that wires stages together; the CLI and the daemon call what it exports.
+
+    workers.py        parse, match and score one feed body, on a process pool (the CPU part)
+    poll.py           one poll cycle: due feeds -> fetched -> processed -> stored, comment feeds
+    conversations.py  stored items -> thread summaries, the conversation, acks
+    day.py            the day's report and digest, rendered and delivered
+    upkeep.py         retention and the feed-health view
+"""
+
+from listener.pipeline.conversations import ThreadDetail, ack_thread, thread_detail, thread_summaries
+from listener.pipeline.day import day_report, render_report, run_digest
+from listener.pipeline.poll import FeedOutcome, PollCycle, PollSummary, poll
+from listener.pipeline.upkeep import feed_health, feed_overview, import_opml, prune
+from listener.pipeline.workers import ParsePool, ProcessedFeed, content_hash, process_body
+
+__all__ = [
+    "FeedOutcome", "ParsePool", "PollCycle", "PollSummary", "ProcessedFeed", "ThreadDetail", "ack_thread",
+    "content_hash", "day_report", "feed_health", "feed_overview", "import_opml", "poll", "process_body", "prune", "render_report",
+    "run_digest", "thread_detail", "thread_summaries",
+]

@@ -1,0 +1,347 @@
+"""One poll cycle, from due feeds to stored, scored, threaded items: `listener poll` and the daemon's job.
+
+Fetches run on a thread pool (I/O), parsing and scoring on a process pool (workers.py, both cores),
+and the main thread is the single writer that commits one transaction per feed as results come in.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+
+import sqlite_utils
+
+from listener import store
+from listener.errors import FetchError, ListenerError, ParseError, UsageError
+from listener.fetch import Fetcher, FetchJob
+from listener.lock import hold_lock
+from listener.match import compile_watchlist
+from listener.models import Config, FetchResult, ItemPlacement, ScoredItem
+from listener.pipeline.conversations import StoredThreads
+from listener.pipeline.workers import ParsePool, ProcessedFeed
+from listener.schedule import (
+    DISABLE_AFTER,
+    FAILING_AFTER_ERRORS,
+    hinted_interval,
+    next_poll_after_failure,
+    next_poll_after_success,
+)
+from listener.text import canonical_url, human_duration
+from listener.threads import ThreadRef, assign_threads
+from listener.triage import is_staff, staff_set
+
+log = logging.getLogger(__name__)
+
+WORKERS_FROM_FEEDS = 8  # a cycle with fewer feeds parses in-process
+INLINE_BYTES = 256 * 1024  # ...unless a body is at least this large
+
+
+@dataclass
+class FeedOutcome:
+    """What happened to one feed in a cycle, for the progress bar and the summary."""
+
+    name: str
+    kind: str
+    status: str  # ok, not_modified, degraded, error, gone
+    new: int = 0
+    updated: int = 0
+    new_hits: int = 0
+    error: str | None = None
+    error_kind: str | None = None
+
+
+@dataclass
+class PollSummary:
+    outcomes: list[FeedOutcome] = field(default_factory=list)
+    elapsed: float = 0.0
+
+    def count(self, *statuses: str, kind: str | None = None) -> int:
+        return sum(1 for o in self.outcomes if o.status in statuses and (kind is None or o.kind == kind))
+
+    @property
+    def new_items(self) -> int:
+        return sum(o.new for o in self.outcomes)
+
+    @property
+    def new_hits(self) -> int:
+        return sum(o.new_hits for o in self.outcomes)
+
+    @property
+    def failed(self) -> list[FeedOutcome]:
+        return [o for o in self.outcomes if o.status in ("error", "gone")]
+
+    @property
+    def not_stored(self) -> list[FeedOutcome]:
+        """Feeds whose items could not be written: our problem (a full disk), not the feed's."""
+        return [o for o in self.failed if o.error_kind == "store"]
+
+    def line(self) -> str:
+        feeds = sum(1 for o in self.outcomes if o.kind == "feed")
+        comments = len(self.outcomes) - feeds
+        return (f"polled {feeds} feeds and {comments} comment feeds in {self.elapsed:.1f}s: "
+                f"{self.new_items} new items, {self.new_hits} new mentions, "
+                f"{self.count('not_modified')} not modified, {len(self.failed)} failed")
+
+
+class PollCycle:
+    """One cycle over the due feeds; holds the open database, fetcher and worker pool while it runs."""
+
+    def __init__(self, config: Config, db: sqlite_utils.Database, fetcher: Fetcher, pool: ParsePool,
+                 *, on_outcome: Callable[[FeedOutcome], None] | None = None) -> None:
+        self.config = config
+        self.db = db
+        self.fetcher = fetcher
+        self.pool = pool
+        self.watchlist = compile_watchlist(config.watch)
+        self.staff = staff_set(config.staff_authors)
+        self.intervals = {spec.name: spec.every or config.poll_every for spec in config.feeds}
+        self.comment_feeds_of = {spec.name for spec in config.feeds if spec.comments}
+        self.verify_tls = {spec.name: spec.verify_tls for spec in config.feeds}
+        self.comment_counts: dict[int, int | None] = {}  # comment feed id -> its post's count, until stored
+        self.on_outcome = on_outcome or (lambda outcome: None)
+        self.many_feeds = False
+
+    def run(self, feeds: Sequence[store.FeedRow]) -> list[FeedOutcome]:
+        """Fetch, process and store `feeds`; one feed's failure never stops the others."""
+        by_id = {feed.id: feed for feed in feeds}
+        jobs = [FetchJob(feed.id, feed.url, feed.etag, feed.last_modified, self._verify_tls(feed)) for feed in feeds]
+        pending: list[tuple[store.FeedRow, FetchResult, Future]] = []
+        outcomes = []
+        self.many_feeds = len(feeds) >= WORKERS_FROM_FEEDS
+        for job, result in self.fetcher.fetch_many(jobs):
+            feed = by_id[job.key]
+            if isinstance(result, FetchError):
+                outcomes.append(self._failed(feed, result.kind, str(result), result.status, result.retry_after,
+                                             gone=result.kind == "gone"))
+            elif result.not_modified:
+                outcomes.append(self._store(feed, result, None))
+            else:
+                pending.append((feed, result, self._submit(feed, result)))
+            # Commit whatever the workers have finished while fetches continue.
+            pending = self._drain(pending, outcomes, block=False)
+        self._drain(pending, outcomes, block=True)
+        return outcomes
+
+    def _submit(self, feed: store.FeedRow, result: FetchResult) -> Future:
+        body = result.body or b""
+        if self.many_feeds or len(body) >= INLINE_BYTES:
+            self.pool.start()  # at the first body to parse: a cycle of 304s never pays for workers
+        return self.pool.submit(
+            body, url=result.url, headers=result.headers,
+            known=store.known_hashes(self.db, feed.id), watchlist=self.watchlist,
+            match_all=feed.match_all, score_all=feed.kind == "comments" or self.follows_comments(feed))
+
+    def _drain(self, pending, outcomes, *, block: bool):
+        still = []
+        for feed, result, future in pending:
+            if not block and not future.done():
+                still.append((feed, result, future))
+                continue
+            try:
+                processed = future.result()
+            except ParseError as exc:
+                outcomes.append(self._failed(feed, exc.kind, str(exc), result.status, None))
+            except Exception as exc:  # noqa: BLE001 - RELIABILITY F7: one feed's bug stays with that feed
+                log.debug("processing %s failed", feed.name, exc_info=True)  # _failed logs the one line
+                outcomes.append(self._failed(feed, "error", f"{type(exc).__name__}: {exc}", result.status, None))
+            else:
+                outcomes.append(self._store(feed, result, processed))
+        return still
+
+    def _verify_tls(self, feed: store.FeedRow) -> bool:
+        """A comment feed lives on its blog's server, so it inherits the blog's TLS setting."""
+        name = feed.name if feed.kind == "feed" else feed.parent_name
+        return self.verify_tls.get(name or "", True)
+
+    def follows_comments(self, feed: store.FeedRow) -> bool:
+        return feed.kind == "feed" and feed.name in self.comment_feeds_of
+
+    def _interval(self, feed: store.FeedRow) -> int:
+        name = feed.parent_name if feed.kind == "comments" else feed.name
+        return self.intervals.get(name or "", self.config.poll_every)
+
+    def _failed(self, feed: store.FeedRow, kind: str, message: str, http_status: int | None,
+                retry_after: float | None, *, gone: bool = False) -> FeedOutcome:
+        now = store.utcnow()
+        errors = feed.consecutive_errors + 1
+        next_poll = next_poll_after_failure(now, self._interval(feed), consecutive_errors=errors,
+                                            floor=self.config.min_interval, retry_after=retry_after)
+        disabled = False
+        try:
+            store.record_error(self.db, feed.id, kind=kind, message=message, http_status=http_status,
+                               next_poll_at=next_poll, now=now, gone=gone)
+            # RELIABILITY A4: a configured feed failing every poll for 7 days stops being polled.
+            disabled = (not gone and feed.kind == "feed"
+                        and store.disable_failing_feed(self.db, feed.id, failing_since=now - DISABLE_AFTER))
+        except Exception as exc:  # noqa: BLE001 - the error row is best effort; the cycle goes on
+            log.error("could not record the error of %s: %s", feed.name, exc, exc_info=log.isEnabledFor(logging.DEBUG))
+        log.warning("%s: %s: %s", feed.name, kind, message)
+        if gone:
+            log.warning("%s: the server says it is gone for good (410): no longer polled", feed.name)
+        elif disabled:
+            log.warning("%s: failing for 7 days: disabled (`listener poll --feed NAME` tries it again)", feed.name)
+        elif errors >= FAILING_AFTER_ERRORS:
+            log.warning("%s: failing (%d errors in a row): next try in %s", feed.name, errors,
+                        human_duration((next_poll - now).total_seconds()))
+        outcome = FeedOutcome(feed.name, feed.kind, "gone" if gone else "error", error=f"{kind}: {message}",
+                              error_kind=kind)
+        self.on_outcome(outcome)
+        return outcome
+
+    def _store(self, feed: store.FeedRow, result: FetchResult, processed: ProcessedFeed | None) -> FeedOutcome:
+        now = store.utcnow()
+        parsed = processed.parsed if processed else None
+        hint = hinted_interval(result.headers, ttl_seconds=parsed.ttl_seconds if parsed else None, now=now)
+        degraded = parsed.degraded if parsed else None
+        status = "not_modified" if result.not_modified else ("degraded" if degraded else "ok")
+        update = store.FeedUpdate(
+            status=status, http_status=result.status, etag=result.etag, last_modified=result.last_modified,
+            next_poll_at=next_poll_after_success(now, self._interval(feed), floor=self.config.min_interval,
+                                                 hint=hint),
+            title=parsed.title if parsed else None, link=parsed.link if parsed else None,
+            message=degraded, redirect_target=result.permanent_redirect,
+            url=self._moved_url(feed, result.permanent_redirect),
+        )
+        items = processed.items if processed else []
+        try:
+            counts = store.save_poll(self.db, feed.id, update, items, now=now,
+                                     placements=self._placements(feed, items),
+                                     seen=len(parsed.items) if parsed else 0)
+        except ListenerError as exc:
+            return self._failed(feed, "store", str(exc), result.status, None)
+        except Exception as exc:  # noqa: BLE001 - disk full, locked for too long: validators stay old
+            log.debug("storing %s failed", feed.name, exc_info=True)  # _failed logs the one line
+            return self._failed(feed, "store", f"{type(exc).__name__}: {exc}", result.status, None)
+        if counts.rekeyed:
+            log.warning("%s: re-keyed %d stored items (new guids for the same stories): updated, not new",
+                        feed.name, counts.rekeyed)
+        if feed.id in self.comment_counts:
+            self._stored_comment_count(feed)
+        outcome = FeedOutcome(feed.name, feed.kind, status, counts.new, counts.updated, counts.new_hits)
+        self.on_outcome(outcome)
+        return outcome
+
+    def _moved_url(self, feed: store.FeedRow, target: str | None) -> str | None:
+        """The new URL once a feed was moved permanently (301/308) to the same place 3 polls in a row.
+
+        Never for 302/307 (fetch reports only all-permanent chains); never onto another feed's URL
+        (RELIABILITY A13). This poll is the third when the two before it already saw `target`.
+        """
+        if not target or target == feed.url:
+            return None
+        previous, count = store.redirect_state(self.db, feed.id)
+        if previous != target or count + 1 < 3:
+            return None
+        if store.url_in_use(self.db, target, feed.id):
+            if count + 1 == 3:
+                log.warning("%s: moved permanently to %s, which another feed already polls: keeping %s",
+                            feed.name, target, feed.url)
+            return None
+        log.warning("%s: moved permanently to %s (3 polls in a row): polling the new URL from now on",
+                    feed.name, target)
+        return target
+
+    def _stored_comment_count(self, feed: store.FeedRow) -> None:
+        """The post's comment count this fetch saw, written only once its comments are stored: a cycle
+        killed before that fetches them again instead of skipping them as unchanged."""
+        count = self.comment_counts.pop(feed.id)
+        try:
+            store.set_comment_count(self.db, feed.id, count)
+        except Exception:  # noqa: BLE001 - without it the next cycle only fetches once more, conditionally
+            log.exception("could not record the comment count of %s", feed.name)
+
+    def _placements(self, feed: store.FeedRow, items: Sequence[ScoredItem]) -> dict[str, ItemPlacement]:
+        """Each item's thread and whether staff wrote it, decided before the write transaction."""
+        comment_thread = None
+        if feed.kind == "comments" and feed.thread_id:
+            comment_thread = ThreadRef(feed.thread_id, feed.thread_id, False)
+        refs = assign_threads([s.item for s in items], scope=f"feed{feed.id}",
+                              comment_thread=comment_thread, index=StoredThreads(self.db, feed.id))
+        placements = {}
+        for scored in items:
+            ref, item = refs[scored.item.key], scored.item
+            placements[item.key] = ItemPlacement(
+                ref.thread_id, ref.root, url=item.url if ref.is_root else None,
+                title=item.title if ref.is_root else None, is_staff=is_staff(item.author, self.staff))
+        return placements
+
+    # --- comment feeds ------------------------------------------------------------------------
+
+    def comment_feeds_due(self, parents: Sequence[store.FeedRow], *, force: bool) -> list[store.FeedRow]:
+        """The comment feeds worth fetching now: recent posts whose comment count moved, or that are due.
+
+        A post's comment feed is skipped while its slash:comments / thr:total count is unchanged since
+        the last fetch that was stored (and not followed at all while that count is 0); a post
+        without a count is fetched on its schedule. Fetches are conditional (the comment feed's own
+        ETag / Last-Modified), newest posts first, at most `comments.max_feeds_per_cycle`.
+        """
+        limits = self.config.comments
+        if not parents or limits.max_feeds_per_cycle == 0:
+            return []
+        now = store.utcnow()
+        posts = store.recent_commented_posts(self.db, [p.id for p in parents],
+                                             max_post_age_days=limits.max_post_age_days)
+        by_parent = {p.id: p for p in parents}
+        chosen: list[int] = []
+        with store.write(self.db):
+            for post in posts:
+                feed_id, count, status = post.feed_id, post.comment_count, post.status
+                if len(chosen) >= limits.max_feeds_per_cycle:
+                    break
+                if status == "gone" or feed_id in chosen:  # one post in two feeds: fetch its comments once
+                    continue
+                if feed_id is not None:
+                    due = force or post.next_poll_at is None or post.next_poll_at <= store.iso(now)
+                    moved = count is None or post.fetched_count != count
+                    if not due and (status == "error" or count is None):
+                        continue  # backing off, or no count to tell us: wait for its schedule
+                    if not moved and status in ("ok", "not_modified", "degraded"):
+                        continue
+                elif count == 0:
+                    continue  # the post says it has no comments: nothing to fetch until that changes
+                else:
+                    parent = by_parent[post.parent_id]
+                    feed_id = store.ensure_comment_feed(
+                        self.db, parent, post.comments_url, name=f"{parent.name}: {post.title}"[:200],
+                        thread_id=post.thread_id, thread_url=canonical_url(post.url) if post.url else None)
+                if feed_id in chosen:
+                    continue
+                self.comment_counts[feed_id] = count
+                chosen.append(feed_id)
+        return store.feeds_by_id(self.db, chosen)
+
+
+def poll(config: Config, *, names: Sequence[str] = (), force: bool = False,
+         on_outcome: Callable[[FeedOutcome], None] | None = None, lock_wait: float = 0.0,
+         pool: ParsePool | None = None) -> PollSummary:
+    """One polling cycle (`listener poll`, and the daemon's poll job): the same code for both."""
+    unknown = sorted(set(names) - {spec.name for spec in config.feeds})
+    if unknown:
+        raise UsageError(f"no feed named {unknown[0]!r} in {config.path}")
+    started = time.monotonic()
+    summary = PollSummary()
+    with hold_lock(config.database, wait=lock_wait):
+        db = store.open_db(config.database)
+        try:
+            store.sync_feeds(db, config.feeds)
+            feeds = store.due_feed_rows(db, names=names, force=force, now=store.utcnow())
+            owned_pool = pool is None
+            pool = pool or ParsePool()
+            try:
+                with Fetcher(config.fetch) as fetcher:
+                    cycle = PollCycle(config, db, fetcher, pool, on_outcome=on_outcome)
+                    summary.outcomes += cycle.run(feeds)
+                    parents = [f for f in feeds if cycle.follows_comments(f)]
+                    summary.outcomes += cycle.run(cycle.comment_feeds_due(parents, force=force or bool(names)))
+            finally:
+                if owned_pool:
+                    pool.close()
+        finally:
+            db.close()
+    summary.elapsed = time.monotonic() - started
+    log.info("%s", summary.line())
+    return summary
+

@@ -1,0 +1,278 @@
+"""The items table: one feed's poll stored in one transaction, and the queries that read mentions."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import signal
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import sqlite_utils
+
+from listener.models import ItemPlacement, ScoredItem
+from listener.store.base import write
+from listener.store.feeds import FeedUpdate
+from listener.times import iso
+
+
+class _FaultHook:
+    """Crash tests (RELIABILITY E3): LISTENER_FAULT=kill_after_items:N SIGKILLs this process inside
+    the transaction of the Nth item it stores."""
+
+    def __init__(self) -> None:
+        spec = os.environ.get("LISTENER_FAULT", "")
+        self.kill_after = int(spec.split(":", 1)[1]) if spec.startswith("kill_after_items:") else None
+        self.items = 0
+
+    def item_written(self) -> None:
+        if self.kill_after is not None:
+            self.items += 1
+            if self.items >= self.kill_after:
+                os.kill(os.getpid(), signal.SIGKILL)
+
+
+_FAULT = _FaultHook()
+
+
+def known_hashes(db: sqlite_utils.Database, feed_id: int) -> dict[str, str]:
+    """key -> content_hash of what a feed already stored, so unchanged items are not scored again."""
+    return dict(db.execute("SELECT key, content_hash FROM items WHERE feed_id = ?", [feed_id]).fetchall())
+
+
+@dataclass(frozen=True)
+class StoredCounts:
+    new: int = 0
+    updated: int = 0
+    new_hits: int = 0
+    rekeyed: int = 0
+
+
+def save_poll(db: sqlite_utils.Database, feed_id: int, update: FeedUpdate,
+              items: Iterable[ScoredItem], *, placements: Mapping[str, ItemPlacement], now: dt.datetime,
+              seen: int | None = None) -> StoredCounts:
+    """Store one feed's items and its new state in ONE transaction (RELIABILITY A6, E3).
+
+    Validators are written together with the items they stand for: if the items fail to store,
+    the next poll fetches them again instead of getting a 304. `seen` is how many items the feed
+    listed this time (`items` holds only the new and changed ones); `placements` says, by item key,
+    which thread each item joins and whether staff wrote it.
+    """
+    stamp = iso(now)
+    new = updated = new_hits = 0
+    items = list(items)
+    with write(db):
+        moved = _rekey_moved_items(db, feed_id, items, seen=seen if seen is not None else len(items))
+        for scored in items:
+            place = placements[scored.item.key]
+            ensure_thread(db, place.thread_id, root=place.root, url=place.url, title=place.title,
+                          feed_id=feed_id, now=now)
+            _FAULT.item_written()
+            thread_id = moved.get(scored.item.key, place.thread_id)
+            outcome = _upsert_item(db, feed_id, scored, thread_id, place.is_staff, stamp)
+            new += outcome == "new"
+            updated += outcome == "updated"
+            new_hits += outcome == "new" and scored.match.hit
+        db.execute(
+            "UPDATE feeds SET status = ?, http_status = ?, etag = ?, last_modified = ?,"
+            " next_poll_at = ?, last_polled_at = ?, last_ok_at = ?, consecutive_errors = 0,"
+            " failing_since = NULL, error_kind = NULL, last_error = ?,"
+            " title = COALESCE(?, title), link = COALESCE(?, link), url = COALESCE(?, url),"
+            " redirect_target = ?,"
+            " redirect_count = CASE WHEN ? IS NOT NULL AND ? = redirect_target THEN redirect_count + 1"
+            "                       WHEN ? IS NOT NULL THEN 1 ELSE 0 END,"
+            " last_new_item_at = CASE WHEN ? > 0 THEN ? ELSE last_new_item_at END,"
+            " item_count = (SELECT count(*) FROM items WHERE feed_id = ?)"
+            " WHERE id = ?",
+            [update.status, update.http_status, update.etag, update.last_modified,
+             iso(update.next_poll_at), stamp, stamp, update.message, update.title, update.link,
+             update.url, update.redirect_target, update.redirect_target, update.redirect_target,
+             update.redirect_target, new, stamp, feed_id, feed_id])
+    return StoredCounts(new, updated, new_hits, len(moved))
+
+
+REKEY_MIN_MATCHES = 5
+
+
+def _rekey_moved_items(db: sqlite_utils.Database, feed_id: int, items: Sequence[ScoredItem], *,
+                       seen: int) -> dict[str, str | None]:
+    """RELIABILITY C3: a feed that re-keys its items (a CMS migration, http -> https) must not
+    make them all new mentions again.
+
+    When more than half of what the feed lists is new and at least REKEY_MIN_MATCHES of the new
+    items match a stored item of the same feed (by link, whatever its scheme, or by title and
+    date), those stored rows take the new keys and keep their first-seen time and thread.
+    Returns new key -> the stored row's thread id.
+    """
+    if len(items) < REKEY_MIN_MATCHES or len(items) * 2 <= seen:
+        return {}  # the usual poll: too few changed items to be a re-keying, no query needed
+    unknown = [s for s in items
+               if not db.execute("SELECT 1 FROM items WHERE feed_id = ? AND key = ?", [feed_id, s.item.key]).fetchone()]
+    if len(unknown) < REKEY_MIN_MATCHES or len(unknown) * 2 <= seen:
+        return {}
+    listed = {s.item.key for s in items}
+    matches: dict[str, tuple[int, str | None]] = {}
+    taken: set[int] = set()
+    for scored in unknown:
+        item = scored.item
+        candidates = []
+        if item.url:
+            bare = item.url.split("://", 1)[-1]
+            candidates += db.execute(
+                "SELECT id, key, thread_id FROM items WHERE feed_id = ? AND url IN (?, ?)",
+                [feed_id, f"http://{bare}", f"https://{bare}"]).fetchall()
+        if item.title and item.published_raw:
+            candidates += db.execute(
+                "SELECT id, key, thread_id FROM items WHERE feed_id = ? AND title = ? AND published_raw = ?",
+                [feed_id, item.title, item.published_raw]).fetchall()
+        row = next((c for c in candidates if c[1] not in listed and c[0] not in taken), None)
+        if row is not None:
+            matches[item.key] = (row[0], row[2])
+            taken.add(row[0])
+    if len(matches) < REKEY_MIN_MATCHES:
+        return {}
+    for key, (row_id, _) in matches.items():
+        db.execute("UPDATE items SET key = ? WHERE id = ?", [key, row_id])
+    return {key: thread_id for key, (_, thread_id) in matches.items()}
+
+
+def _upsert_item(db: sqlite_utils.Database, feed_id: int, scored: ScoredItem, thread_id: str | None,
+                 staff: bool, stamp: str) -> str:
+    """Insert a new item or refresh a changed one. Returns 'new', 'updated' or 'same'."""
+    item, match, sentiment = scored.item, scored.match, scored.sentiment
+    row = db.execute("SELECT id, content_hash, published FROM items WHERE feed_id = ? AND key = ?",
+                     [feed_id, item.key]).fetchone()
+    if row is not None and row[1] == scored.content_hash:
+        return "same"
+    published = item.published.astimezone(dt.timezone.utc) if item.published else None
+    scores = (sentiment.compound, sentiment.pos, sentiment.neu, sentiment.neg) if sentiment else (None,) * 4
+    values = {
+        "url": item.url, "title": item.title, "author": item.author, "content": item.content,
+        "published_raw": item.published_raw, "updated_at": stamp,
+        "content_hash": scored.content_hash, "is_hit": int(match.hit), "terms": json.dumps(list(match.terms)),
+        "snippet": match.snippet, "compound": scores[0], "pos": scores[1], "neu": scores[2], "neg": scores[3],
+        "thread_id": thread_id, "parent_key": item.in_reply_to, "parent_url": item.in_reply_to_url,
+        "comments_url": item.comments_url, "comment_count": item.comment_count, "is_staff": int(staff),
+    }
+    if row is None:
+        # A missing or future date falls back to when we first saw the item (RELIABILITY B8, H4).
+        first_seen = stamp
+        values.update(feed_id=feed_id, key=item.key, first_seen=first_seen,
+                      published=min(iso(published), first_seen) if published else first_seen)
+        columns = ", ".join(values)
+        db.execute(f"INSERT INTO items ({columns}) VALUES ({', '.join('?' * len(values))})",
+                   list(values.values()))
+        return "new"
+    assignments = ", ".join(f"{column} = ?" for column in values)
+    db.execute(f"UPDATE items SET {assignments} WHERE id = ?", [*values.values(), row[0]])
+    return "updated"
+
+
+def ensure_thread(db: sqlite_utils.Database, thread_id: str, *, root: str, url: str | None,
+                  title: str | None, feed_id: int, now: dt.datetime) -> None:
+    """Remember a thread's root the first time it is seen; call inside write()."""
+    db.execute(
+        "INSERT INTO threads (id, root, url, title, feed_id, created_at) VALUES (?, ?, ?, ?, ?, ?)"
+        " ON CONFLICT(id) DO UPDATE SET title = COALESCE(threads.title, excluded.title),"
+        " url = COALESCE(threads.url, excluded.url)",
+        [thread_id, root, url, title, feed_id, iso(now)])
+
+
+def _terms(row: dict[str, Any]) -> dict[str, Any]:
+    """`terms` as a list; a damaged value (someone edited the file by hand) reads as no terms."""
+    try:
+        terms = json.loads(row["terms"] or "[]")
+    except ValueError:
+        terms = []
+    row["terms"] = terms if isinstance(terms, list) else []
+    return row
+
+
+def mentions(db: sqlite_utils.Database, *, since: dt.datetime | None = None, term: str | None = None,
+             feed: str | None = None, negative_at_most: float | None = None,
+             limit: int | None = 50) -> list[dict[str, Any]]:
+    """Recent hits, newest first. `feed` matches a configured feed's name, its comment feeds included."""
+    clauses = ["items.is_hit = 1"]
+    params: list[Any] = []
+    if since is not None:
+        clauses.append("items.published >= ?")
+        params.append(iso(since))
+    if term:
+        clauses.append("EXISTS (SELECT 1 FROM json_each(items.terms) WHERE lower(json_each.value) = lower(?))")
+        params.append(term)
+    if feed:
+        clauses.append("(feeds.name = ? OR parent.name = ?)")
+        params += [feed, feed]
+    if negative_at_most is not None:
+        clauses.append("items.compound <= ?")
+        params.append(negative_at_most)
+    sql = (
+        "SELECT items.id, COALESCE(parent.name, feeds.name) AS feed, items.title, items.url,"
+        " items.author, items.published, items.first_seen, items.terms, items.compound, items.pos,"
+        " items.neu, items.neg, items.thread_id, items.snippet, items.is_staff"
+        " FROM items JOIN feeds ON feeds.id = items.feed_id"
+        " LEFT JOIN feeds AS parent ON parent.id = feeds.parent_id"
+        f" WHERE {' AND '.join(clauses)} ORDER BY items.published DESC, items.id DESC"
+    )
+    if limit:
+        sql += " LIMIT ?"
+        params.append(limit)
+    return [_terms(row) for row in db.query(sql, params)]
+
+
+PRUNE_BATCH = 10_000
+
+
+def prune_items(db: sqlite_utils.Database, *, before: dt.datetime, batch: int = PRUNE_BATCH,
+                on_batch: Callable[[int], None] | None = None) -> int:
+    """Drop the text of items not updated since `before`, `batch` rows per transaction; keep the rows.
+
+    The row (feed, key, content_hash, title, url, scores, thread) stays, so an item still in its
+    feed is recognised as already seen and never comes back as new (RELIABILITY C5); the FTS
+    index follows through its triggers. Walks the table by id, so each batch starts where the last
+    one stopped. `on_batch(count)` is called after each committed batch. Returns the rows pruned.
+    """
+    cutoff, last_id, total = iso(before), 0, 0
+    pending = "(pruned = 0 OR COALESCE(content, '') != '' OR COALESCE(snippet, '') != '')"
+    while True:
+        with write(db):
+            top, count = db.execute(
+                f"SELECT max(id), count(*) FROM (SELECT id FROM items WHERE id > ? AND updated_at < ? AND {pending}"
+                " ORDER BY id LIMIT ?)", [last_id, cutoff, batch]).fetchone()
+            if count:
+                db.execute(f"UPDATE items SET content = '', snippet = '', pruned = 1"
+                           f" WHERE id > ? AND id <= ? AND updated_at < ? AND {pending}", [last_id, top, cutoff])
+        if not count:
+            return total
+        total, last_id = total + count, top
+        if on_batch:
+            on_batch(count)
+
+
+_MOOD_WHERE = "items.is_hit = 1 AND items.is_staff = 0 AND items.first_seen >= ? AND items.first_seen < ?"
+
+
+def mood_mentions(db: sqlite_utils.Database, start: dt.datetime, end: dt.datetime) -> list[dict[str, Any]]:
+    """first_seen, compound and terms (raw JSON text) of every non-staff mention first seen in [start, end)."""
+    return list(db.query(f"SELECT items.first_seen, items.compound, items.terms FROM items WHERE {_MOOD_WHERE}",
+                         [iso(start), iso(end)]))
+
+
+def day_mentions(db: sqlite_utils.Database, start: dt.datetime, end: dt.datetime, *, most: str,
+                 threshold: float, limit: int) -> list[dict[str, Any]]:
+    """The most negative (`most="negative"`: compound <= threshold, lowest first) or most positive
+    (compound >= threshold, highest first) non-staff mentions first seen in [start, end)."""
+    negative = most == "negative"
+    clause = "items.compound <= ?" if negative else "items.compound >= ?"
+    return list(db.query(
+        "SELECT items.id, COALESCE(parent.name, feeds.name) AS feed, items.title, items.url, items.author,"
+        " items.published, items.first_seen, items.terms, items.compound, items.snippet, items.thread_id,"
+        " threads.title AS thread_title"
+        " FROM items JOIN feeds ON feeds.id = items.feed_id LEFT JOIN feeds AS parent ON parent.id = feeds.parent_id"
+        " LEFT JOIN threads ON threads.id = items.thread_id"
+        f" WHERE {_MOOD_WHERE} AND items.compound IS NOT NULL AND {clause}"
+        f" ORDER BY items.compound {'ASC' if negative else 'DESC'}, items.id LIMIT ?",
+        [iso(start), iso(end), threshold, limit]))
+

@@ -1,0 +1,152 @@
+"""The schema: one numbered list of migrations, recorded in `_migrations` and run on every open.
+
+A migration is a function; its number is its place in MIGRATIONS. Databases made before the list
+was renumbered recorded some migrations under their old names: `LEGACY_NAMES` maps those, so a
+user's old database upgrades without running anything twice.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+import sqlite_utils
+
+from listener.store.base import utcnow, write
+from listener.times import iso
+
+log = logging.getLogger(__name__)
+
+
+def _m001_initial(db: sqlite_utils.Database) -> None:
+    db.table("feeds").create({
+        "id": int, "ident": str, "name": str, "url": str, "kind": str, "parent_id": int,
+        "thread_id": str, "thread_url": str, "match_all": int, "title": str, "link": str,
+        "etag": str, "last_modified": str, "status": str, "http_status": int,
+        "error_kind": str, "last_error": str, "consecutive_errors": int, "failing_since": str,
+        "last_polled_at": str, "last_ok_at": str, "next_poll_at": str, "last_new_item_at": str,
+        "item_count": int, "comment_count": int, "redirect_target": str, "redirect_count": int,
+        "active": int, "created_at": str,
+    }, pk="id", not_null={"ident", "name", "url", "kind"},
+        defaults={"kind": "feed", "consecutive_errors": 0, "item_count": 0, "redirect_count": 0,
+                  "active": 1, "match_all": 0},
+        foreign_keys=[("parent_id", "feeds", "id")])
+    db.table("feeds").create_index(["ident"], unique=True)
+    db.table("feeds").create_index(["kind", "active", "next_poll_at"])
+    db.table("feeds").create_index(["parent_id"])
+
+    db.table("items").create({
+        "id": int, "feed_id": int, "key": str, "url": str, "title": str, "author": str,
+        "content": str, "published": str, "published_raw": str, "first_seen": str,
+        "updated_at": str, "content_hash": str, "is_hit": int, "terms": str, "snippet": str,
+        "compound": float, "pos": float, "neu": float, "neg": float, "thread_id": str,
+        "parent_key": str, "parent_url": str, "comments_url": str, "comment_count": int,
+        "is_staff": int, "pruned": int,
+    }, pk="id", not_null={"feed_id", "key", "first_seen", "updated_at", "content_hash"},
+        defaults={"is_hit": 0, "terms": "[]", "is_staff": 0, "pruned": 0},
+        foreign_keys=[("feed_id", "feeds", "id")])
+    db.table("items").create_index(["feed_id", "key"], unique=True)
+    db.table("items").create_index(["is_hit", "published"])
+    db.table("items").create_index(["thread_id", "published"])
+    db.table("items").create_index(["feed_id", "published"])
+    db.table("items").create_index(["first_seen"])
+    db.table("items").create_index(["url"])
+    db.table("items").enable_fts(["title", "content"], create_triggers=True)
+
+    db.table("threads").create({
+        "id": str, "root": str, "url": str, "title": str, "feed_id": int, "created_at": str,
+    }, pk="id", foreign_keys=[("feed_id", "feeds", "id")])
+
+    db.table("acks").create({
+        "id": int, "thread_id": str, "acked_at": str, "by": str, "note": str,
+    }, pk="id", not_null={"thread_id", "acked_at"})
+    db.table("acks").create_index(["thread_id", "acked_at"])
+
+    db.table("feed_errors").create({
+        "id": int, "feed_id": int, "at": str, "kind": str, "http_status": int, "message": str,
+    }, pk="id", foreign_keys=[("feed_id", "feeds", "id")])
+    db.table("feed_errors").create_index(["feed_id", "at"])
+
+    db.table("digests").create({
+        "day": str, "recipient": str, "status": str, "message_id": str, "attempts": int,
+        "last_error": str, "updated_at": str, "sent_at": str,
+    }, pk=("day", "recipient"), defaults={"attempts": 0})
+
+
+def _m002_thread_indexes(db: sqlite_utils.Database) -> None:
+    """What `threads --needs-reply` needs so that it never scans every item (negative items by
+    thread), and items by guid across feeds (an Atom thr:in-reply-to ref names its parent's guid)."""
+    db.execute("CREATE INDEX IF NOT EXISTS idx_items_compound_thread ON items (compound, thread_id)"
+               " WHERE compound IS NOT NULL")
+    db.execute("CREATE INDEX IF NOT EXISTS idx_items_key ON items (key)")
+
+
+def _m003_feed_config_url(db: sqlite_utils.Database) -> None:
+    """`url` may move to a trusted permanent redirect's target; `config_url` keeps what feeds.yaml
+    says, so sync_feeds tells a real config change from a move and does not undo the move."""
+    if "config_url" not in db["feeds"].columns_dict:
+        db.execute("ALTER TABLE feeds ADD COLUMN config_url TEXT")
+    db.execute("UPDATE feeds SET config_url = url WHERE kind = 'feed' AND config_url IS NULL")
+
+
+def _m004_report_indexes(db: sqlite_utils.Database) -> None:
+    """The report reads a day's mentions by first_seen; staff items are left out of the mood."""
+    db.execute("CREATE INDEX IF NOT EXISTS idx_items_hit_first_seen ON items (first_seen) WHERE is_hit = 1")
+
+
+def _m005_ack_covers(db: sqlite_utils.Database) -> None:
+    """An ack covers the items stored before it: by id, since two can share a second of wall clock."""
+    db.table("acks").add_column("last_item_id", int)
+
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
+    _m001_initial,
+    _m002_thread_indexes,
+    _m003_feed_config_url,
+    _m004_report_indexes,
+    _m005_ack_covers,
+]
+
+# Recorded names of listener 0.1, which numbered its migrations 1, 2, 5, 6, 7.
+LEGACY_NAMES = {
+    "m005_feed_config_url": "m003_feed_config_url",
+    "m006_report_indexes": "m004_report_indexes",
+    "m007_ack_covers": "m005_ack_covers",
+}
+
+
+def migration_name(number: int, migration: Callable[[sqlite_utils.Database], None]) -> str:
+    """m003_feed_config_url: the number is the place in MIGRATIONS, the rest the function's name."""
+    return f"m{number:03d}_{migration.__name__.lstrip('_').split('_', 1)[1]}"
+
+
+def pending(db: sqlite_utils.Database) -> list[str]:
+    """Names of the migrations this database has not run yet (a read: takes no lock)."""
+    if not db.execute("SELECT 1 FROM sqlite_master WHERE name = '_migrations'").fetchone():
+        return [migration_name(n, m) for n, m in enumerate(MIGRATIONS, 1)]
+    done = {LEGACY_NAMES.get(row[0], row[0]) for row in db.execute("SELECT name FROM _migrations")}
+    return [name for n, m in enumerate(MIGRATIONS, 1) if (name := migration_name(n, m)) not in done]
+
+
+def _legacy_recorded(db: sqlite_utils.Database) -> bool:
+    marks = ",".join("?" * len(LEGACY_NAMES))
+    return db.execute(f"SELECT 1 FROM _migrations WHERE name IN ({marks}) LIMIT 1", list(LEGACY_NAMES)).fetchone() is not None
+
+
+def migrate(db: sqlite_utils.Database) -> None:
+    """Run every numbered migration not yet recorded, each in its own transaction."""
+    if not pending(db) and not _legacy_recorded(db):
+        return
+    with write(db):
+        db.execute("CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at TEXT)")
+        for old, new in LEGACY_NAMES.items():
+            db.execute("UPDATE _migrations SET name = ? WHERE name = ?", [new, old])
+    for number, migration in enumerate(MIGRATIONS, 1):
+        name = migration_name(number, migration)
+        with write(db):
+            if db.execute("SELECT 1 FROM _migrations WHERE name = ?", [name]).fetchone():
+                continue  # done before, or by another process while we waited for the lock
+            migration(db)
+            db.execute("INSERT INTO _migrations VALUES (?, ?)", [name, iso(utcnow())])
+        log.debug("applied migration %s", name)
