@@ -17,7 +17,7 @@ import os
 import re
 import tempfile
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -414,7 +414,6 @@ class DayReport:
     left_out: int = 0  # items that could not be shown
     problems: tuple[str, ...] = ()  # parts of the page that could not be made (the log has more)
     thresholds: tuple[float, float] = (-0.05, 0.05)
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def date_label(self) -> str:

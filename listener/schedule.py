@@ -97,11 +97,6 @@ def next_poll_after_failure(now: dt.datetime, interval: int, *, consecutive_erro
     return now + dt.timedelta(seconds=seconds)
 
 
-def should_disable(failing_since: dt.datetime | None, now: dt.datetime) -> bool:
-    """A feed that has failed every poll for DISABLE_AFTER stops being polled (until `poll --feed`)."""
-    return failing_since is not None and now - failing_since >= DISABLE_AFTER
-
-
 def feed_state(row: Mapping[str, Any], now: dt.datetime) -> str:
     """ok, new, retrying, failing, stale, gone or disabled, from a feeds row (see the module docstring).
 
