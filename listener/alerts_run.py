@@ -233,6 +233,7 @@ def list_alerts(db: sqlite_utils.Database, *, since: dt.datetime | None = None, 
             "reasons": row["reason"].split("+"), "window": row["window"], "created": row["created"],
             "state": row["state"], "attempts": row["attempts"], "next_try": row["next_try"],
             "last_error": row["last_error"], "sent_at": row["sent_at"], "title": alerts.headline(row["payload"]),
+            "delivered": f"{sum(d['state'] == 'sent' for d in row['deliveries'])}/{len(row['deliveries'])}",
             "deliveries": [{"target": d["target"], "scheme": d["scheme"], "state": d["state"],
                             "attempts": d["attempts"], "last_error": d["last_error"], "sent_at": d["sent_at"]}
                            for d in row["deliveries"]],
