@@ -17,7 +17,7 @@ import sqlite_utils
 
 from listener import __version__, opml, pipeline, store
 from listener.config import config_path, load_config, parse_duration
-from listener.errors import ListenerError
+from listener.errors import ListenerError, UsageError
 from listener.models import Config
 from listener.output import emit, flags, local_time, transcript
 from listener.text import display_title
@@ -100,6 +100,7 @@ def cli(ctx: click.Context, config: str | None, db: str | None, verbose: int, qu
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     ctx.obj = State(config, db)
     ctx.meta["quiet"] = quiet
+    ctx.meta["verbose"] = verbose
 
 
 def parse_since(value: str | None, timezone: str) -> dt.datetime | None:
@@ -171,6 +172,10 @@ def poll(ctx: click.Context, names: tuple[str, ...], force: bool, wait: float) -
         click.echo(summary.line())
         for failed in summary.failed:
             click.echo(f"  failed: {failed.name}: {failed.error}", err=True)
+        if summary.alerts is not None and ctx.meta["verbose"]:
+            click.echo(f"alerts: {summary.alerts.line()}")
+            for headline in summary.alerts.sent:
+                click.echo(f"  alerted: {headline}")
     if summary.not_stored:  # a broken feed is the feed's problem; a full disk is ours, and cron should say so
         first = summary.not_stored[0]
         raise ListenerError(f"could not store {len(summary.not_stored)} feeds (first: {first.name}: {first.error}); "
@@ -481,6 +486,46 @@ def digest(ctx: click.Context, day: str | None, send: bool, to: tuple[str, ...],
         click.echo((mail.printable if raw else mail.preview)(outcome.message), nl=False)
     elif not ctx.meta["quiet"]:
         click.echo(outcome.line())
+
+
+ALERT_FIELDS = ["id", "created", "subject", "subject_id", "title", "reasons", "window", "state", "delivered",
+                "attempts", "next_try", "last_error", "sent_at", "deliveries"]
+
+
+@cli.command()
+@since_option(default="7d")
+@click.option("--limit", type=click.IntRange(1, 100_000), default=50, show_default=True)
+@click.option("--test", "test", is_flag=True, help="Send one test alert to every configured target and report each.")
+@format_option()
+@pass_state
+def alerts(state: State, since: str | None, limit: int, test: bool, fmt: str) -> None:
+    """Recent alerts and their delivery to each target; --test sends a test alert.
+
+    Alerts are pushed by `poll` and the daemon between digests (see `alerts:` in feeds.yaml).
+
+    \b
+    Example:
+        listener alerts --since 24h
+        listener alerts --test
+    """
+    from listener.pipeline import alerts as alerting
+
+    config = state.config
+    if test:
+        if config.alerts is None:
+            raise UsageError(f"no alerts: key in {config.path}: nothing to test")
+        results = alerting.send_test_alert(config.alerts)
+        if not results:
+            raise UsageError("alerts has no targets: set alerts.urls or the variable alerts.urls_env names")
+        emit([{"target": r.label, "accepted": r.accepted, "error": r.error} for r in results],
+             ["target", "accepted", "error"], fmt)
+        if not all(r.accepted for r in results):
+            raise ListenerError(f"{sum(not r.accepted for r in results)} of {len(results)} targets refused the test alert")
+        return
+    with state.database() as db:
+        rows = alerting.list_alerts(db, since=parse_since(since, config.timezone), limit=limit)
+    emit(rows, ALERT_FIELDS, fmt, table_columns=["created", "subject", "title", "reasons", "state", "delivered",
+                                                  "next_try", "last_error"], empty="no alerts")
 
 
 @cli.command()

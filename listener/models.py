@@ -85,6 +85,7 @@ class Config:
     fetch: FetchLimits = field(default_factory=FetchLimits)
     comments: CommentLimits = field(default_factory=CommentLimits)
     retention_days: int = 180
+    alerts: AlertsSpec | None = None  # None: no alerts: key, no pushes between digests
 
 
 @dataclass(frozen=True)
@@ -168,3 +169,20 @@ class ItemPlacement:
     url: str | None = None  # the thread's URL and title, when this item is its root
     title: str | None = None
     is_staff: bool = False
+
+
+@dataclass(frozen=True)
+class AlertsSpec:
+    """The `alerts:` key of feeds.yaml. Durations in seconds; quiet hours are local to `timezone`."""
+
+    urls: tuple[str, ...] = ()
+    urls_env: str | None = "LISTENER_ALERT_URLS"
+    min_priority: float = 40.0
+    cooldown: int = 6 * 3600
+    quiet_hours: tuple[dt.time, dt.time] | None = (dt.time(22, 0), dt.time(7, 0))
+    max_per_hour: int = 10
+    spike_window: int = 3 * 3600
+    feed_health: bool = False
+    secret_env: str | None = None
+    report_url: str | None = None
+    timezone: str = "UTC"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-pytest_plugins = ["feedserver"]
+pytest_plugins = ["feedserver", "webhookserver"]
 
 
 @pytest.fixture(autouse=True)

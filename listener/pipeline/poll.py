@@ -20,6 +20,7 @@ from listener.fetch import Fetcher, FetchJob
 from listener.lock import hold_lock
 from listener.match import compile_watchlist
 from listener.models import Config, FetchResult, ItemPlacement, ScoredItem
+from listener.pipeline.alerts import AlertRunSummary, alert_after_cycle, feed_states
 from listener.pipeline.conversations import StoredThreads
 from listener.pipeline.workers import ParsePool, ProcessedFeed
 from listener.schedule import (
@@ -57,6 +58,7 @@ class FeedOutcome:
 class PollSummary:
     outcomes: list[FeedOutcome] = field(default_factory=list)
     elapsed: float = 0.0
+    alerts: AlertRunSummary | None = None  # None: no alerts configured
 
     def count(self, *statuses: str, kind: str | None = None) -> int:
         return sum(1 for o in self.outcomes if o.status in statuses and (kind is None or o.kind == kind))
@@ -327,6 +329,7 @@ def poll(config: Config, *, names: Sequence[str] = (), force: bool = False,
         db = store.open_db(config.database)
         try:
             store.sync_feeds(db, config.feeds)
+            before = feed_states(db) if config.alerts else {}
             feeds = store.due_feed_rows(db, names=names, force=force, now=store.utcnow())
             owned_pool = pool is None
             pool = pool or ParsePool()
@@ -339,6 +342,7 @@ def poll(config: Config, *, names: Sequence[str] = (), force: bool = False,
             finally:
                 if owned_pool:
                     pool.close()
+            summary.alerts = alert_after_cycle(db, config, before, now=store.utcnow())
         finally:
             db.close()
     summary.elapsed = time.monotonic() - started

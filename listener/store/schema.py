@@ -12,6 +12,7 @@ from collections.abc import Callable
 
 import sqlite_utils
 
+from listener.store.alerts import create_alert_tables
 from listener.store.base import utcnow, write
 from listener.times import iso
 
@@ -100,12 +101,18 @@ def _m005_ack_covers(db: sqlite_utils.Database) -> None:
 
 
 
+def _m006_alerts(db: sqlite_utils.Database) -> None:
+    """The alert ledger and its deliveries (store/alerts.py)."""
+    create_alert_tables(db)
+
+
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _m001_initial,
     _m002_thread_indexes,
     _m003_feed_config_url,
     _m004_report_indexes,
     _m005_ack_covers,
+    _m006_alerts,
 ]
 
 # Recorded names of listener 0.1, which numbered its migrations 1, 2, 5, 6, 7.
