@@ -477,24 +477,34 @@ def run(ctx: click.Context, stop_timeout: float) -> None:
 
 
 @cli.command()
-@click.option("--older-than", metavar="AGE", help="Prune items untouched for this long (default: retention_days).")
+@click.option("--older-than", metavar="AGE", help="Prune items untouched for this long: 90d or 12w (default: retention_days).")
+@click.option("--dry-run", is_flag=True, help="Only count the items that would lose their text.")
+@click.option("--yes", "-y", is_flag=True, help="Do not ask first (it asks only on a terminal).")
 @pass_state
-def prune(state: State, older_than: str | None) -> None:
+def prune(state: State, older_than: str | None, dry_run: bool, yes: bool) -> None:
     """Drop the text of old items, keeping their identities so they never come back as new.
 
+    This cannot be undone: on a terminal it says how many items and asks first (--yes does not).
     The daemon does this daily; run it from cron when you poll from cron.
 
     \b
     Example:
-        listener prune --older-than 90d
+        listener prune --older-than 90d --dry-run
     """
-    age = None
-    if older_than is not None:
-        try:
-            age = dt.timedelta(seconds=parse_duration(older_than))
-        except ValueError as exc:
-            raise click.BadParameter(str(exc), param_hint="--older-than") from None
-    pruned = pipeline.prune(state.config, older_than=age)
+    from listener import retention
+    from listener.config import parse_age
+
+    try:
+        days = state.config.retention_days if older_than is None else parse_age(older_than)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--older-than") from None
+    plan = retention.plan(state.open_db(), days=days, now=store.utcnow())
+    if dry_run:
+        click.echo(plan.line())
+        return
+    if plan.items and not yes and sys.stdin.isatty():
+        click.confirm(f"{plan.line()}; this cannot be undone. Prune them?", abort=True, err=True)
+    pruned = pipeline.prune(state.config, older_than=dt.timedelta(days=days), now=plan.now)
     click.echo(f"pruned the text of {pruned} items")
 
 

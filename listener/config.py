@@ -25,6 +25,9 @@ from listener.models import (
 DEFAULT_PATH = "feeds.yaml"
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d)\s*$")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+_AGE = re.compile(r"^\s*(\d+)\s*([a-zA-Z]*)\s*$")
+_AGE_DAYS = {"d": 1, "w": 7}
+MAX_AGE_DAYS = 100_000
 
 TOP_KEYS = {
     "database", "reports_dir", "timezone", "watch", "staff", "feeds", "schedule",
@@ -38,6 +41,28 @@ def parse_duration(value: str) -> int:
     if not match:
         raise ValueError(f"expected a duration like 30s, 15m, 2h or 1d, got {value!r}")
     return round(float(match.group(1)) * _UNIT_SECONDS[match.group(2)])
+
+
+def parse_age(value: str) -> int:
+    """'90d' -> 90, '12w' -> 84: how old an item must be to lose its text, in whole days.
+
+    Pruning cannot be undone, so nothing is guessed: `m` means minutes in every other duration
+    (`1m` once pruned everything polled a minute earlier), units below a day are refused, and
+    so is 0 (which once silently meant the default). Raises ValueError naming the value.
+    """
+    match = _AGE.match(str(value))
+    unit = match.group(2).lower() if match else ""
+    if match and unit in _AGE_DAYS:
+        days = int(match.group(1)) * _AGE_DAYS[unit]
+        if days == 0:
+            raise ValueError(f"{value!r} would drop the text of every item; the shortest age is 1d")
+        if days > MAX_AGE_DAYS:
+            raise ValueError(f"{value!r} is more than {MAX_AGE_DAYS} days")
+        return days
+    if match and unit in _UNIT_SECONDS:
+        what = {"s": "seconds", "m": "minutes (a month is 30d)", "h": "hours"}.get(unit, "")
+        raise ValueError(f"{value!r} is in {what}: ages are whole days or weeks, like 90d or 12w")
+    raise ValueError(f"expected an age in days or weeks like 90d or 12w, got {value!r}")
 
 
 def config_path(path: str | os.PathLike[str] | None) -> Path:
