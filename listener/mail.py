@@ -13,6 +13,7 @@ import datetime as dt
 import email.policy
 import hashlib
 import logging
+import os
 import re
 import smtplib
 import socket
@@ -21,6 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.utils import format_datetime
+from pathlib import Path
 
 from listener.errors import MailError, UsageError
 from listener.models import SmtpSpec
@@ -46,13 +48,35 @@ def check_address(address: str) -> str:
     return address
 
 
-def message_id(day: dt.date, recipients: Sequence[str], *, resend: int = 0) -> str:
-    """<digest-YYYYMMDD-HASH@listener>: the same for the same day and recipient list, so a retry
-    after a crash reuses it and mail clients can drop the duplicate. A forced resend (`resend` > 0)
-    gets its own, or clients that deduplicate would hide it."""
+def installation_id(database: str | os.PathLike[str]) -> str:
+    """Ten hex digits that tell one installation from another: this host's name and the database's
+    absolute path, hashed. The path alone is the same on every machine set up from the README, the
+    host alone is the same for two instances on one machine; together they stay put across runs."""
+    where = f"{socket.gethostname()}\0{Path(database).resolve()}"
+    return hashlib.sha256(where.encode("utf-8", "surrogateescape")).hexdigest()[:10]
+
+
+def id_domain(from_addr: str) -> str:
+    """The right-hand side of our Message-IDs: the domain we send from (in ASCII), as RFC 5322 asks."""
+    domain = from_addr.rpartition("@")[2].strip().lower().rstrip(".")
+    try:
+        domain = domain.encode("idna").decode("ascii")
+    except UnicodeError:
+        return "listener.invalid"
+    return domain if re.fullmatch(r"[a-z0-9-]+(\.[a-z0-9-]+)*", domain) else "listener.invalid"
+
+
+def message_id(day: dt.date, recipients: Sequence[str], *, resend: int = 0, installation: str = "",
+               domain: str = "listener") -> str:
+    """<digest-YYYYMMDD-HASH-INSTALLATION@DOMAIN>: the same for the same installation, day and
+    recipient list, so a retry after a crash reuses it and mail clients can drop the duplicate; two
+    installations mailing one inbox on the same day differ (clients would hide one). A forced resend
+    (`resend` > 0) gets its own, or clients that deduplicate would hide it. Pass `installation`
+    (installation_id) and `domain` (id_domain): the defaults only reproduce the ids of old ledgers."""
     digest = hashlib.sha256(",".join(sorted({r.strip().lower() for r in recipients})).encode()).hexdigest()[:12]
+    where = f"-{installation}" if installation else ""
     suffix = f"-r{resend}" if resend else ""
-    return f"<digest-{day:%Y%m%d}-{digest}{suffix}@listener>"
+    return f"<digest-{day:%Y%m%d}-{digest}{where}{suffix}@{domain}>"
 
 
 def build_message(*, subject: str, from_addr: str, to: Sequence[str], text: str, html: str,
