@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import ipaddress
 import os
 import re
 from pathlib import Path
@@ -63,6 +64,16 @@ def parse_age(value: str) -> int:
         what = {"s": "seconds", "m": "minutes (a month is 30d)", "h": "hours"}.get(unit, "")
         raise ValueError(f"{value!r} is in {what}: ages are whole days or weeks, like 90d or 12w")
     raise ValueError(f"expected an age in days or weeks like 90d or 12w, got {value!r}")
+
+
+def _is_loopback(host: str) -> bool:
+    """A password sent to this machine never crosses a network (Go's net/smtp PlainAuth allows the same)."""
+    if host.lower().rstrip(".") == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 def config_path(path: str | os.PathLike[str] | None) -> Path:
@@ -275,8 +286,8 @@ class _Reader:
         raw = self.mapping(value, "digest", {"from", "to", "smtp", "max_items"})
         if isinstance(raw.get("smtp"), dict) and "password" in raw["smtp"]:
             raise self.fail("digest.smtp.password", "secrets never live in the file; name an environment variable in password_env")
-        smtp = self.mapping(raw.get("smtp"), "digest.smtp",
-                            {"host", "port", "starttls", "ssl", "username", "password_env", "timeout"})
+        smtp = self.mapping(raw.get("smtp"), "digest.smtp", {"host", "port", "starttls", "ssl", "username", "password_env",
+                                                              "timeout", "allow_plaintext_auth"})
         spec = SmtpSpec(
             host=self.string(smtp.get("host"), "digest.smtp.host", default="localhost"),
             port=self.integer(smtp.get("port"), "digest.smtp.port", 25, low=1, high=65535),
@@ -288,6 +299,10 @@ class _Reader:
         )
         if spec.ssl and spec.starttls:
             raise self.fail("digest.smtp.ssl", "choose ssl or starttls, not both")
+        plaintext_ok = self.boolean(smtp.get("allow_plaintext_auth"), "digest.smtp.allow_plaintext_auth", False)
+        if spec.username and not (spec.ssl or spec.starttls or plaintext_ok or _is_loopback(spec.host)):
+            raise self.fail("digest.smtp.username", f"the password would cross the network to {spec.host} in plain text: "
+                            "set starttls: true (port 587) or ssl: true (port 465), or allow_plaintext_auth: true")
         return DigestSpec(
             from_addr=self.address(raw.get("from"), "digest.from", default="listener@localhost"),
             to=tuple(self.address(a, "digest.to") for a in self.strings(raw.get("to"), "digest.to")),

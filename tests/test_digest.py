@@ -327,7 +327,7 @@ def test_a_refused_login_is_one_line_without_the_password(tmp_path):
         assert "refused the login of 'bot'" in failed.stderr and "535" in failed.stderr
         assert secret not in failed.stderr + failed.stdout
         missing = cli(world, "--send")
-        assert missing.returncode == 1 and "$QUILL_SMTP_SECRET is empty" in missing.stderr
+        assert missing.returncode == 2 and "environment variable QUILL_SMTP_SECRET is empty" in missing.stderr
     finally:
         server.stop()
     assert server.handler.messages == []
