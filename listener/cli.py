@@ -20,7 +20,7 @@ import click
 
 from listener import __version__, opml, pipeline, store
 from listener.config import config_path, load_config, parse_duration
-from listener.errors import ListenerError
+from listener.errors import ListenerError, UsageError
 from listener.models import Config
 from listener.sentiment import is_boilerplate_title
 
@@ -299,8 +299,10 @@ def import_opml(state: State, file) -> None:
     Example:
         listener import-opml subscriptions.opml
     """
-    added, skipped = opml.import_into_config(state.config, file.read())
-    click.echo(f"added {added} feeds to {state.config.path} ({skipped} already there)")
+    imported = opml.import_into_config(state.config, file.read())
+    click.echo(imported.line(state.config.path))
+    for skipped in imported.skipped:
+        click.echo(f"  skipped {skipped}", err=True)
 
 
 @cli.command("export-opml")
@@ -590,6 +592,9 @@ def backup(state: State, target: str) -> None:
     Example (crontab, nightly):
         15 3 * * *  listener -q backup /var/backups/listener-$(date +%a).db
     """
+    folder = Path(target).absolute().parent
+    if not folder.is_dir():
+        raise UsageError(f"no folder {folder} to back up into (create it first, e.g. mkdir -p {folder})")
     path = store.backup(state.open_db(), target)
     status = store.quick_check(store.open_db(path))
     if status != "ok":
