@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 import click
 
 from listener import __version__, opml, pipeline, store
-from listener.config import config_path, load_config, parse_duration
+from listener.config import config_path, feed_name, load_config, parse_when, watch_name
 from listener.errors import ListenerError, UsageError
 from listener.models import Config
 from listener.sentiment import is_boilerplate_title
@@ -143,26 +143,18 @@ def render_table(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> str:
 
 
 def parse_since(value: str | None, timezone: str) -> dt.datetime | None:
-    """`30m`, `24h`, `7d` (ago) or an ISO date/time (a date means its midnight in `timezone`)."""
+    """`30m`, `24h`, `7d` (ago), `today`, `yesterday` or an ISO date/time (a date means its midnight in `timezone`)."""
     if value is None:
         return None
     try:
-        return store.utcnow() - dt.timedelta(seconds=parse_duration(value))
-    except ValueError:
-        pass
-    try:
-        moment = dt.datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-    except ValueError:
-        raise click.BadParameter(f"expected 30m, 24h, 7d or an ISO date/time, got {value!r}",
-                                 param_hint="--since") from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=ZoneInfo(timezone))
-    return moment.astimezone(dt.timezone.utc)
+        return parse_when(value, timezone, store.utcnow())
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--since") from None
 
 
 def since_option(default: str | None = None) -> Callable:
     return click.option("--since", default=default, metavar="WHEN",
-                        help="Only since then: 30m, 24h, 7d or an ISO date/time.")
+                        help="Only since then: 30m, 24h, 7d, today, yesterday or an ISO date/time.")
 
 
 def format_option() -> Callable:
@@ -257,7 +249,8 @@ def mentions(state: State, since: str | None, term: str | None, feed: str | None
     """
     config = state.config
     db = state.open_db()
-    rows = store.mentions(db, since=parse_since(since, config.timezone), term=term, feed=feed,
+    rows = store.mentions(db, since=parse_since(since, config.timezone), term=watch_name(config, term),
+                          feed=feed_name(config, feed),
                           negative_at_most=config.negative if negative else None, limit=limit)
     for row in rows:  # a comment's title is "By: Name"; people read the words around the term instead
         row["says"] = row["snippet"] if is_boilerplate_title(row["title"] or "") else row["title"]
@@ -354,7 +347,8 @@ def threads(state: State, needs_reply: bool, since: str | None, feed: str | None
     """
     config = state.config
     summaries = pipeline.thread_summaries(state.open_db(), config, since=parse_since(since, config.timezone),
-                                          needs_reply=needs_reply, feed=feed, term=term)[:limit]
+                                          needs_reply=needs_reply, feed=feed_name(config, feed),
+                                          term=watch_name(config, term))[:limit]
     if fmt != "table":
         emit([s.as_json() for s in summaries], THREAD_FIELDS, fmt)
         return

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
+import logging
 import os
 import re
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal, overload
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
-from listener.errors import ConfigError
+from listener.errors import ConfigError, UsageError
 from listener.models import (
     CommentLimits,
     Config,
@@ -22,6 +24,8 @@ from listener.models import (
     SmtpSpec,
     WatchSpec,
 )
+
+log = logging.getLogger(__name__)
 
 DEFAULT_PATH = "feeds.yaml"
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d)\s*$")
@@ -76,6 +80,50 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
+def parse_when(value: str, timezone: str, now: dt.datetime) -> dt.datetime:
+    """`--since`: `30m`, `24h`, `7d` ago; `today` or `yesterday` (that local day's midnight, as
+    `--date` reads them); or an ISO date/time (a bare date is its midnight in `timezone`). UTC out."""
+    text = str(value).strip()
+    try:
+        return now - dt.timedelta(seconds=parse_duration(text))
+    except ValueError:
+        pass
+    zone = ZoneInfo(timezone)
+    if text.lower() in ("today", "yesterday"):
+        day = now.astimezone(zone).date() - dt.timedelta(days=text.lower() == "yesterday")
+        return dt.datetime.combine(day, dt.time(), zone).astimezone(dt.timezone.utc)
+    try:
+        moment = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError(f"expected 30m, 24h, 7d, today, yesterday or an ISO date/time, got {value!r}") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=zone)
+    return moment.astimezone(dt.timezone.utc)
+
+
+def _choose(value: str | None, choices: Sequence[str], option: str, what: str, path: Path) -> str | None:
+    if value is None:
+        return None
+    for choice in choices:
+        if choice.casefold() == value.strip().casefold():
+            return choice
+    if not choices:
+        raise UsageError(f"{option}: no {what} named {value!r}: {path} has none")
+    listed = ", ".join(repr(c) for c in choices[:20]) + (f" and {len(choices) - 20} more" if len(choices) > 20 else "")
+    raise UsageError(f"{option}: no {what} named {value!r} in {path} (choose from: {listed})")
+
+
+def watch_name(config: Config, value: str | None, option: str = "--term") -> str | None:
+    """The watch entry `value` names (any case); an unknown one is a usage error naming the choices,
+    never an empty answer that reads as "nobody said anything"."""
+    return _choose(value, [w.name for w in config.watch], option, "watch entry", config.path)
+
+
+def feed_name(config: Config, value: str | None, option: str = "--feed") -> str | None:
+    """The configured feed `value` names (any case); an unknown one is a usage error naming the choices."""
+    return _choose(value, [f.name for f in config.feeds], option, "feed", config.path)
+
+
 def config_path(path: str | os.PathLike[str] | None) -> Path:
     """The config to use: the argument, else $LISTENER_CONFIG, else ./feeds.yaml."""
     return Path(path or os.environ.get("LISTENER_CONFIG") or DEFAULT_PATH)
@@ -94,7 +142,11 @@ def load_config(path: str | os.PathLike[str] | None = None) -> Config:
         line = f" line {where.line + 1}" if where else ""
         problem = getattr(exc, "problem", None) or "invalid YAML"
         raise ConfigError(f"{path}:{line}: {problem}") from None
-    return _Reader(path).config(raw if raw is not None else {})
+    config = _Reader(path).config(raw if raw is not None else {})
+    if not config.feeds and not config.watch:
+        log.warning("%s lists no feeds and no watch terms: listener will hear nothing "
+                    "(`listener init --brand NAME` writes a starter, `listener import-opml` adds feeds)", path)
+    return config
 
 
 class _Reader:
