@@ -167,16 +167,18 @@ def format_option() -> Callable:
 
 @cli.command()
 @click.argument("directory", type=click.Path(file_okay=False), default=".")
-def init(directory: str) -> None:
+@click.option("--brand", metavar="NAME", help="Watch NAME on public feeds: Reddit, Hacker News, Mastodon (no API keys).")
+def init(directory: str, brand: str | None) -> None:
     """Write a commented starter feeds.yaml into DIRECTORY (never overwrites).
 
     \b
     Example:
         listener init ~/listening && cd ~/listening && listener poll
+        listener init --brand "Quillfeather" ~/listening
     """
     from listener.starter import write_starter
 
-    path = write_starter(Path(directory))
+    path = write_starter(Path(directory), brand)
     click.echo(f"wrote {path}: add your watch terms and feeds, then run `listener poll`")
 
 
