@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 
 import click
 
-from listener import __version__, opml, pipeline, store
+from listener import __version__, logs, opml, pipeline, store
 from listener.config import config_path, feed_name, load_config, parse_when, watch_name
 from listener.errors import ListenerError, UsageError
 from listener.models import Config
@@ -89,7 +89,7 @@ def cli(ctx: click.Context, config: str | None, db: str | None, verbose: int, qu
         listener init && listener poll && listener mentions --since 24h
     """
     level = logging.ERROR if quiet else (logging.WARNING, logging.INFO, logging.DEBUG)[min(verbose, 2)]
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    logs.configure(level)  # no timestamp of our own under journald, which adds one
     ctx.obj = State(config, db)
     ctx.meta["quiet"] = quiet
 
