@@ -15,8 +15,8 @@ from zoneinfo import ZoneInfo
 import click
 import sqlite_utils
 
-from listener import __version__, opml, pipeline, store
-from listener.config import config_path, load_config, parse_duration
+from listener import __version__, logs, opml, pipeline, store
+from listener.config import config_path, feed_name, load_config, parse_when, watch_name
 from listener.errors import ListenerError, UsageError
 from listener.models import Config
 from listener.output import emit, flags, local_time, transcript
@@ -97,33 +97,25 @@ def cli(ctx: click.Context, config: str | None, db: str | None, verbose: int, qu
         listener init && listener poll && listener mentions --since 24h
     """
     level = logging.ERROR if quiet else (logging.WARNING, logging.INFO, logging.DEBUG)[min(verbose, 2)]
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    logs.configure(level)  # no timestamp of our own under journald, which adds one
     ctx.obj = State(config, db)
     ctx.meta["quiet"] = quiet
     ctx.meta["verbose"] = verbose
 
 
 def parse_since(value: str | None, timezone: str) -> dt.datetime | None:
-    """`30m`, `24h`, `7d` (ago) or an ISO date/time (a date means its midnight in `timezone`)."""
+    """`30m`, `24h`, `7d` (ago), `today`, `yesterday` or an ISO date/time (a date means its midnight in `timezone`)."""
     if value is None:
         return None
     try:
-        return store.utcnow() - dt.timedelta(seconds=parse_duration(value))
-    except ValueError:
-        pass
-    try:
-        moment = dt.datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-    except ValueError:
-        raise click.BadParameter(f"expected 30m, 24h, 7d or an ISO date/time, got {value!r}",
-                                 param_hint="--since") from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=ZoneInfo(timezone))
-    return moment.astimezone(dt.timezone.utc)
+        return parse_when(value, timezone, store.utcnow())
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--since") from None
 
 
 def since_option(default: str | None = None) -> Callable:
     return click.option("--since", default=default, metavar="WHEN",
-                        help="Only since then: 30m, 24h, 7d or an ISO date/time.")
+                        help="Only since then: 30m, 24h, 7d, today, yesterday or an ISO date/time.")
 
 
 def format_option() -> Callable:
@@ -136,16 +128,18 @@ def format_option() -> Callable:
 
 @cli.command()
 @click.argument("directory", type=click.Path(file_okay=False), default=".")
-def init(directory: str) -> None:
+@click.option("--brand", metavar="NAME", help="Watch NAME on public feeds: Reddit, Hacker News, Mastodon (no API keys).")
+def init(directory: str, brand: str | None) -> None:
     """Write a commented starter feeds.yaml into DIRECTORY (never overwrites).
 
     \b
     Example:
         listener init ~/listening && cd ~/listening && listener poll
+        listener init --brand "Quillfeather" ~/listening
     """
     from listener.starter import write_starter
 
-    path = write_starter(Path(directory))
+    path = write_starter(Path(directory), brand)
     click.echo(f"wrote {path}: add your watch terms and feeds, then run `listener poll`")
 
 
@@ -222,7 +216,8 @@ def mentions(state: State, since: str | None, term: str | None, feed: str | None
     """
     config = state.config
     with state.database() as db:
-        rows = store.mentions(db, since=parse_since(since, config.timezone), term=term, feed=feed,
+        rows = store.mentions(db, since=parse_since(since, config.timezone), term=watch_name(config, term),
+                              feed=feed_name(config, feed),
                               negative_at_most=config.negative if negative else None, limit=limit)
     for row in rows:  # a comment's title is "By: Name"; people read the words around the term instead
         row["says"] = display_title(row["title"], snippet=row["snippet"])
@@ -263,8 +258,10 @@ def import_opml(state: State, file) -> None:
     Example:
         listener import-opml subscriptions.opml
     """
-    added, skipped = pipeline.import_opml(state.config, file.read())
-    click.echo(f"added {added} feeds to {state.config.path} ({skipped} already there)")
+    imported = pipeline.import_opml(state.config, file.read())
+    click.echo(imported.line(state.config.path))
+    for skipped in imported.skipped:
+        click.echo(f"  skipped {skipped}", err=True)
 
 
 @cli.command("export-opml")
@@ -307,7 +304,8 @@ def threads(state: State, needs_reply: bool, since: str | None, feed: str | None
     config = state.config
     with state.database() as db:
         summaries = pipeline.thread_summaries(db, config, since=parse_since(since, config.timezone),
-                                              needs_reply=needs_reply, feed=feed, term=term)[:limit]
+                                              needs_reply=needs_reply, feed=feed_name(config, feed),
+                                              term=watch_name(config, term))[:limit]
     if fmt != "table":
         emit([s.as_json() for s in summaries], THREAD_FIELDS, fmt)
         return
@@ -397,24 +395,34 @@ def run(ctx: click.Context, stop_timeout: float) -> None:
 
 
 @cli.command()
-@click.option("--older-than", metavar="AGE", help="Prune items untouched for this long (default: retention_days).")
+@click.option("--older-than", metavar="AGE", help="Prune items untouched for this long: 90d or 12w (default: retention_days).")
+@click.option("--dry-run", is_flag=True, help="Only count the items that would lose their text.")
+@click.option("--yes", "-y", is_flag=True, help="Do not ask first (it asks only on a terminal).")
 @pass_state
-def prune(state: State, older_than: str | None) -> None:
+def prune(state: State, older_than: str | None, dry_run: bool, yes: bool) -> None:
     """Drop the text of old items, keeping their identities so they never come back as new.
 
+    This cannot be undone: on a terminal it says how many items and asks first (--yes does not).
     The daemon does this daily; run it from cron when you poll from cron.
 
     \b
     Example:
-        listener prune --older-than 90d
+        listener prune --older-than 90d --dry-run
     """
-    age = None
-    if older_than is not None:
-        try:
-            age = dt.timedelta(seconds=parse_duration(older_than))
-        except ValueError as exc:
-            raise click.BadParameter(str(exc), param_hint="--older-than") from None
-    pruned = pipeline.prune(state.config, older_than=age)
+    from listener.config import parse_age
+
+    try:
+        days = state.config.retention_days if older_than is None else parse_age(older_than)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--older-than") from None
+    with state.database() as db:
+        plan = pipeline.prune_plan(db, days=days, now=store.utcnow())
+    if dry_run:
+        click.echo(plan.line())
+        return
+    if plan.items and not yes and sys.stdin.isatty():
+        click.confirm(f"{plan.line()}; this cannot be undone. Prune them?", abort=True, err=True)
+    pruned = pipeline.prune(state.config, older_than=dt.timedelta(days=days), now=plan.now)
     click.echo(f"pruned the text of {pruned} items")
 
 
@@ -540,6 +548,9 @@ def backup(state: State, target: str) -> None:
     Example (crontab, nightly):
         15 3 * * *  listener -q backup /var/backups/listener-$(date +%a).db
     """
+    folder = Path(target).absolute().parent
+    if not folder.is_dir():
+        raise UsageError(f"no folder {folder} to back up into (create it first, e.g. mkdir -p {folder})")
     with state.database() as db:
         path = store.backup(db, target)
     click.echo(f"backed up {state.config.database} to {path} ({path.stat().st_size:,} bytes, check ok)")

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import datetime as dt
+import ipaddress
+import logging
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal, overload
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
-from listener.errors import ConfigError
+from listener.errors import ConfigError, UsageError
 from listener.models import (
     AlertsSpec,
     CommentLimits,
@@ -23,10 +25,11 @@ from listener.models import (
     SmtpSpec,
     WatchSpec,
 )
+from listener.times import parse_age, parse_duration, parse_when  # noqa: F401 - part of config's API
+
+log = logging.getLogger(__name__)
 
 DEFAULT_PATH = "feeds.yaml"
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d)\s*$")
-_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 TOP_KEYS = {
     "database", "reports_dir", "timezone", "watch", "staff", "feeds", "schedule",
@@ -34,12 +37,37 @@ TOP_KEYS = {
 }
 
 
-def parse_duration(value: str) -> int:
-    """'15m' -> 900. Raises ValueError with what is expected."""
-    match = _DURATION.match(str(value))
-    if not match:
-        raise ValueError(f"expected a duration like 30s, 15m, 2h or 1d, got {value!r}")
-    return round(float(match.group(1)) * _UNIT_SECONDS[match.group(2)])
+def _is_loopback(host: str) -> bool:
+    """A password sent to this machine never crosses a network (Go's net/smtp PlainAuth allows the same)."""
+    if host.lower().rstrip(".") == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def _choose(value: str | None, choices: Sequence[str], option: str, what: str, path: Path) -> str | None:
+    if value is None:
+        return None
+    for choice in choices:
+        if choice.casefold() == value.strip().casefold():
+            return choice
+    if not choices:
+        raise UsageError(f"{option}: no {what} named {value!r}: {path} has none")
+    listed = ", ".join(repr(c) for c in choices[:20]) + (f" and {len(choices) - 20} more" if len(choices) > 20 else "")
+    raise UsageError(f"{option}: no {what} named {value!r} in {path} (choose from: {listed})")
+
+
+def watch_name(config: Config, value: str | None, option: str = "--term") -> str | None:
+    """The watch entry `value` names (any case); an unknown one is a usage error naming the choices,
+    never an empty answer that reads as "nobody said anything"."""
+    return _choose(value, [w.name for w in config.watch], option, "watch entry", config.path)
+
+
+def feed_name(config: Config, value: str | None, option: str = "--feed") -> str | None:
+    """The configured feed `value` names (any case); an unknown one is a usage error naming the choices."""
+    return _choose(value, [f.name for f in config.feeds], option, "feed", config.path)
 
 
 def config_path(path: str | os.PathLike[str] | None) -> Path:
@@ -60,7 +88,11 @@ def load_config(path: str | os.PathLike[str] | None = None) -> Config:
         line = f" line {where.line + 1}" if where else ""
         problem = getattr(exc, "problem", None) or "invalid YAML"
         raise ConfigError(f"{path}:{line}: {problem}") from None
-    return _Reader(path).config(raw if raw is not None else {})
+    config = _Reader(path).config(raw if raw is not None else {})
+    if not config.feeds and not config.watch:
+        log.warning("%s lists no feeds and no watch terms: listener will hear nothing "
+                    "(`listener init --brand NAME` writes a starter, `listener import-opml` adds feeds)", path)
+    return config
 
 
 class _Reader:
@@ -254,8 +286,8 @@ class _Reader:
         if isinstance(raw.get("smtp"), dict) and "password" in raw["smtp"]:
             raise self.fail("digest.smtp.password",
                             "secrets never live in the file; name an environment variable in password_env")
-        smtp = self.mapping(raw.get("smtp"), "digest.smtp",
-                            {"host", "port", "starttls", "ssl", "username", "password_env", "timeout"})
+        smtp = self.mapping(raw.get("smtp"), "digest.smtp", {"host", "port", "starttls", "ssl", "username", "password_env",
+                                                              "timeout", "allow_plaintext_auth"})
         spec = SmtpSpec(
             host=self.string(smtp.get("host"), "digest.smtp.host", default="localhost"),
             port=self.integer(smtp.get("port"), "digest.smtp.port", 25, low=1, high=65535),
@@ -267,6 +299,10 @@ class _Reader:
         )
         if spec.ssl and spec.starttls:
             raise self.fail("digest.smtp.ssl", "choose ssl or starttls, not both")
+        plaintext_ok = self.boolean(smtp.get("allow_plaintext_auth"), "digest.smtp.allow_plaintext_auth", False)
+        if spec.username and not (spec.ssl or spec.starttls or plaintext_ok or _is_loopback(spec.host)):
+            raise self.fail("digest.smtp.username", f"the password would cross the network to {spec.host} in plain text: "
+                            "set starttls: true (port 587) or ssl: true (port 465), or allow_plaintext_auth: true")
         return DigestSpec(
             from_addr=self.address(raw.get("from"), "digest.from", default="listener@localhost"),
             to=tuple(self.address(a, "digest.to") for a in self.strings(raw.get("to"), "digest.to")),

@@ -51,12 +51,15 @@ class ParseError(ListenerError):
 
 
 class MailError(ListenerError):
-    """The digest could not be sent. `permanent` errors are not retried."""
+    """The digest could not be sent. `permanent` errors are not retried; kind `config` (the setup is
+    wrong: no password, no AUTH without TLS) exits 2 like any configuration error."""
 
     def __init__(self, kind: str, message: str, *, permanent: bool = False) -> None:
         super().__init__(message)
         self.kind = kind
         self.permanent = permanent
+        if kind == "config":
+            self.exit_code = 2
 
 
 class NotFoundError(ListenerError):

@@ -13,16 +13,18 @@ import datetime as dt
 import email.policy
 import hashlib
 import logging
+import os
 import re
 import smtplib
 import socket
 import ssl
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.utils import format_datetime
+from pathlib import Path
 
-from listener.errors import MailError, UsageError
+from listener.errors import ConfigError, MailError, UsageError
 from listener.models import SmtpSpec
 from listener.text import one_line
 
@@ -45,13 +47,35 @@ def check_address(address: str) -> str:
     return address
 
 
-def message_id(day: dt.date, recipients: Sequence[str], *, resend: int = 0) -> str:
-    """<digest-YYYYMMDD-HASH@listener>: the same for the same day and recipient list, so a retry
-    after a crash reuses it and mail clients can drop the duplicate. A forced resend (`resend` > 0)
-    gets its own, or clients that deduplicate would hide it."""
+def installation_id(database: str | os.PathLike[str]) -> str:
+    """Ten hex digits that tell one installation from another: this host's name and the database's
+    absolute path, hashed. The path alone is the same on every machine set up from the README, the
+    host alone is the same for two instances on one machine; together they stay put across runs."""
+    where = f"{socket.gethostname()}\0{Path(database).resolve()}"
+    return hashlib.sha256(where.encode("utf-8", "surrogateescape")).hexdigest()[:10]
+
+
+def id_domain(from_addr: str) -> str:
+    """The right-hand side of our Message-IDs: the domain we send from (in ASCII), as RFC 5322 asks."""
+    domain = from_addr.rpartition("@")[2].strip().lower().rstrip(".")
+    try:
+        domain = domain.encode("idna").decode("ascii")
+    except UnicodeError:
+        return "listener.invalid"
+    return domain if re.fullmatch(r"[a-z0-9-]+(\.[a-z0-9-]+)*", domain) else "listener.invalid"
+
+
+def message_id(day: dt.date, recipients: Sequence[str], *, resend: int = 0, installation: str = "",
+               domain: str = "listener") -> str:
+    """<digest-YYYYMMDD-HASH-INSTALLATION@DOMAIN>: the same for the same installation, day and
+    recipient list, so a retry after a crash reuses it and mail clients can drop the duplicate; two
+    installations mailing one inbox on the same day differ (clients would hide one). A forced resend
+    (`resend` > 0) gets its own, or clients that deduplicate would hide it. Pass `installation`
+    (installation_id) and `domain` (id_domain): the defaults only reproduce the ids of old ledgers."""
     digest = hashlib.sha256(",".join(sorted({r.strip().lower() for r in recipients})).encode()).hexdigest()[:12]
+    where = f"-{installation}" if installation else ""
     suffix = f"-r{resend}" if resend else ""
-    return f"<digest-{day:%Y%m%d}-{digest}{suffix}@listener>"
+    return f"<digest-{day:%Y%m%d}-{digest}{where}{suffix}@{domain}>"
 
 
 def build_message(*, subject: str, from_addr: str, to: Sequence[str], text: str, html: str,
@@ -107,26 +131,50 @@ def send(message: EmailMessage, recipients: Sequence[str], spec: SmtpSpec, *, fr
     transaction (connection, timeout, TLS, login, sender or DATA refused) raises MailError.
     Once the server has accepted the data, a failure while saying goodbye is only logged.
     """
-    if spec.username and not password:
-        raise MailError("auth", f"digest.smtp.username is set but ${spec.password_env} is empty")
+    if spec.username and not password:  # the pipeline checks with smtp_password() first; this is the backstop
+        raise MailError("config", _no_password(spec))
     where = f"{spec.host}:{spec.port}"
     refused: dict | None = None
+    stage = "connect"
     try:
         with _connect(spec) as smtp:
             if spec.starttls:
+                stage = "starttls"
                 smtp.starttls(context=ssl.create_default_context())
                 smtp.ehlo()
             if spec.username:
+                stage = "login"
                 smtp.login(spec.username, password or "")
+            stage = "send"
             refused = smtp.send_message(message, from_addr=from_addr, to_addrs=list(recipients))
     except smtplib.SMTPRecipientsRefused as exc:
         return Delivery([], {_text(k): _reply(v) for k, v in exc.recipients.items()})
     except Exception as exc:  # noqa: BLE001 - every failure becomes one MailError below
         if refused is None:
-            raise _mail_error(exc, where, spec) from None
+            raise _mail_error(exc, where, spec, stage) from None
         log.warning("SMTP %s accepted the digest but the goodbye failed: %s", where, exc)
     refused_map = {_text(k): _reply(v) for k, v in (refused or {}).items()}
     return Delivery([r for r in recipients if r not in refused_map], refused_map)
+
+
+def smtp_password(spec: SmtpSpec, environ: Mapping[str, str] = os.environ) -> str | None:
+    """The SMTP password from the environment variable `password_env` names; None without a username.
+
+    A username with no password is a configuration error (exit 2), never a temporary failure to retry:
+    call this before claiming recipients in the ledger, so nothing is marked as being sent."""
+    if not spec.username:
+        return None
+    password = environ.get(spec.password_env) if spec.password_env else None
+    if not password:
+        raise ConfigError(_no_password(spec))
+    return password
+
+
+def _no_password(spec: SmtpSpec) -> str:
+    if not spec.password_env:
+        return "digest.smtp.username is set but digest.smtp.password_env names no environment variable"
+    return (f"digest.smtp.username is set but the environment variable {spec.password_env} is empty or unset "
+            "(put the SMTP password there; under systemd, in /etc/listener/env)")
 
 
 def _connect(spec: SmtpSpec) -> smtplib.SMTP:
@@ -145,11 +193,17 @@ def _reply(value: tuple) -> tuple[int, str]:
     return int(code), clean_header(_text(text), 200)
 
 
-def _mail_error(exc: Exception, where: str, spec: SmtpSpec) -> MailError:
+def _mail_error(exc: Exception, where: str, spec: SmtpSpec, stage: str = "") -> MailError:
     """One line that says what happened and whether retrying can help. Never the password."""
     if isinstance(exc, smtplib.SMTPAuthenticationError):
         return MailError("auth", f"SMTP {where} refused the login of {spec.username!r}: "
                                  f"{exc.smtp_code} {clean_header(_text(exc.smtp_error), 200)}")
+    if isinstance(exc, smtplib.SMTPNotSupportedError) and stage == "login":
+        if spec.starttls or spec.ssl:
+            return MailError("config", f"SMTP {where} offers no login (AUTH): remove digest.smtp.username, "
+                                       "or use the server's submission port")
+        return MailError("config", f"SMTP {where} offers no login (AUTH) on a plain-text connection, "
+                                   "as most servers: set digest.smtp.starttls: true (port 587) or ssl: true (port 465)")
     if isinstance(exc, smtplib.SMTPNotSupportedError):
         return MailError("tls", f"SMTP {where} does not offer STARTTLS ({clean_header(str(exc), 200)})")
     if isinstance(exc, smtplib.SMTPResponseException):

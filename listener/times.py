@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import email.utils
+import re
 from typing import overload
 from zoneinfo import ZoneInfo
 
@@ -65,3 +66,63 @@ def parse_retry_after(value: str | None, *, now: dt.datetime) -> float | None:
     if moment.tzinfo is None:  # "-0000" parses naive; HTTP-dates are UTC
         moment = moment.replace(tzinfo=dt.timezone.utc)
     return max(0.0, (moment - now).total_seconds())
+
+
+# --- what people type: durations, ages, moments ---------------------------------------------
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d)\s*$")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+_AGE = re.compile(r"^\s*(\d+)\s*([a-zA-Z]*)\s*$")
+_AGE_DAYS = {"d": 1, "w": 7}
+MAX_AGE_DAYS = 100_000
+
+
+def parse_duration(value: str) -> int:
+    """'15m' -> 900. Raises ValueError with what is expected."""
+    match = _DURATION.match(str(value))
+    if not match:
+        raise ValueError(f"expected a duration like 30s, 15m, 2h or 1d, got {value!r}")
+    return round(float(match.group(1)) * _UNIT_SECONDS[match.group(2)])
+
+
+def parse_age(value: str) -> int:
+    """'90d' -> 90, '12w' -> 84: how old an item must be to lose its text, in whole days.
+
+    Pruning cannot be undone, so nothing is guessed: `m` means minutes in every other duration
+    (`1m` once pruned everything polled a minute earlier), units below a day are refused, and
+    so is 0 (which once silently meant the default). Raises ValueError naming the value.
+    """
+    match = _AGE.match(str(value))
+    unit = match.group(2).lower() if match else ""
+    if match and unit in _AGE_DAYS:
+        days = int(match.group(1)) * _AGE_DAYS[unit]
+        if days == 0:
+            raise ValueError(f"{value!r} would drop the text of every item; the shortest age is 1d")
+        if days > MAX_AGE_DAYS:
+            raise ValueError(f"{value!r} is more than {MAX_AGE_DAYS} days")
+        return days
+    if match and unit in _UNIT_SECONDS:
+        what = {"s": "seconds", "m": "minutes (a month is 30d)", "h": "hours"}.get(unit, "")
+        raise ValueError(f"{value!r} is in {what}: ages are whole days or weeks, like 90d or 12w")
+    raise ValueError(f"expected an age in days or weeks like 90d or 12w, got {value!r}")
+
+
+def parse_when(value: str, timezone: str, now: dt.datetime) -> dt.datetime:
+    """`--since`: `30m`, `24h`, `7d` ago; `today` or `yesterday` (that local day's midnight, as
+    `--date` reads them); or an ISO date/time (a bare date is its midnight in `timezone`). UTC out."""
+    text = str(value).strip()
+    try:
+        return now - dt.timedelta(seconds=parse_duration(text))
+    except ValueError:
+        pass
+    zone = ZoneInfo(timezone)
+    if text.lower() in ("today", "yesterday"):
+        day = now.astimezone(zone).date() - dt.timedelta(days=text.lower() == "yesterday")
+        return dt.datetime.combine(day, dt.time(), zone).astimezone(dt.timezone.utc)
+    try:
+        moment = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError(f"expected 30m, 24h, 7d, today, yesterday or an ISO date/time, got {value!r}") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=zone)
+    return moment.astimezone(dt.timezone.utc)

@@ -81,7 +81,8 @@ def test_a_read_command_on_a_missing_db_is_an_error_naming_it(tmp_path):
     for command in (["mentions"], ["threads"], ["feeds"]):
         result = run("--config", str(config), "--db", str(typo), *command)
         assert result.returncode == 2, command
-        assert result.stderr.strip() == f"listener: no database at {typo} (run `listener poll` first, or check --db)"
+        expected = f"listener: no database at {typo} (run `listener poll` first, or check --db)"
+        assert result.stderr.strip().splitlines()[-1] == expected
     assert not typo.parent.exists()
 
 
@@ -136,9 +137,52 @@ def test_backup_writes_a_checked_copy(tmp_path):
     config = tmp_path / "feeds.yaml"
     config.write_text("feeds: []\n")
     assert run("--config", str(config), "feeds").returncode == 0
+    (tmp_path / "copies").mkdir()
     result = run("--config", str(config), "backup", str(tmp_path / "copies" / "nightly.db"))
     assert result.returncode == 0, result.stderr
     assert "check ok" in result.stdout
     import sqlite3
     with sqlite3.connect(tmp_path / "copies" / "nightly.db") as conn:
         assert ("feeds",) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()
+
+
+def test_backup_into_a_missing_folder_names_it_and_creates_nothing(tmp_path):
+    config = tmp_path / "feeds.yaml"
+    config.write_text("feeds: []\n")
+    missing = tmp_path / "bakcups"  # a typo
+    result = run("--config", str(config), "backup", str(missing / "nightly.db"))
+    assert result.returncode == 2
+    assert f"no folder {missing} to back up into" in result.stderr and result.stderr.count("\n") == 1
+    assert not missing.exists()
+
+
+SKIPPY_OPML = """<?xml version="1.0"?>
+<opml version="2.0"><head><title>Reader export</title></head><body>
+  <outline text="Community">
+    <outline type="rss" text="Forum" xmlUrl="https://forum.quill.example/latest.rss"/>
+    <outline type="rss" text="Forum again" xmlUrl="https://forum.quill.example/latest.rss"/>
+  </outline>
+  <outline type="rss" text="Not a feed" xmlUrl="javascript:alert(1)"/>
+  <outline type="rss" text="Old reader" xmlUrl="feed://old.quill.example/rss"/>
+  <outline type="link" text="Homepage" url="https://quill.example/"/>
+  <outline text="Empty"/>
+</body></opml>
+"""
+
+
+def test_opml_import_says_which_outlines_it_skipped_and_why(tmp_path):
+    config = tmp_path / "feeds.yaml"
+    config.write_text("feeds: []\n")
+    (tmp_path / "reader.opml").write_text(SKIPPY_OPML)
+    imported = run("--config", str(config), "import-opml", str(tmp_path / "reader.opml"))
+    assert imported.returncode == 0, imported.stderr
+    assert "added 1 feeds" in imported.stdout and "5 skipped" in imported.stdout
+    skipped = [line for line in imported.stderr.splitlines() if line.startswith("  skipped ")]
+    assert skipped == [
+        "  skipped 'Forum again': listed twice in the file",
+        "  skipped 'Not a feed': xmlUrl 'javascript:alert(1)' is not an http(s) URL",
+        "  skipped 'Old reader': xmlUrl 'feed://old.quill.example/rss' is not an http(s) URL",
+        "  skipped 'Homepage': a link to 'https://quill.example/', not a feed (no xmlUrl)",
+        "  skipped 'Empty': no xmlUrl: not a feed",
+    ]
+    assert "Community" not in imported.stderr  # a folder is structure, not a skipped feed

@@ -138,8 +138,9 @@ def test_send_delivers_one_well_formed_message_and_a_second_run_none(tmp_path, s
     assert message["Subject"].startswith(f"Mood 2026-11-24: {mood.word(degrees)} {round(degrees)}/100")
     assert message["From"] == "listener@quill.example"
     assert message["To"] == "team@quill.example, lead@quill.example"
-    assert re.fullmatch(r"<digest-20261124-[0-9a-f]{12}@listener>", message["Message-ID"])
-    assert message["Message-ID"] == mail.message_id(DAY, TEAM)
+    assert re.fullmatch(r"<digest-20261124-[0-9a-f]{12}-[0-9a-f]{10}@quill\.example>", message["Message-ID"])
+    assert message["Message-ID"] == mail.message_id(DAY, TEAM, installation=mail.installation_id(world.config.database),
+                                                    domain="quill.example")
     assert message["Date"] and message["Auto-Submitted"] == "auto-generated"
     assert max(len(line) for line in raw.split(b"\r\n")) <= 998
 
@@ -169,7 +170,7 @@ def test_force_resends_under_a_new_message_id(tmp_path, smtp):
     assert forced.returncode == 0, forced.stderr
     assert len(smtp.handler.messages) == 2
     first, second = smtp.handler.parsed(0)["Message-ID"], smtp.handler.parsed(1)["Message-ID"]
-    assert first != second and second.startswith(first[:-len("@listener>")])  # <...-r2@listener>: clients keep it
+    assert first != second and second.startswith(first[:-len("@quill.example>")])  # <...-r2@...>: clients keep it
 
 
 def test_without_send_it_prints_the_message_and_records_nothing(tmp_path, smtp):
@@ -211,7 +212,8 @@ def test_smtp_down_exits_1_and_the_next_run_sends(tmp_path):
         up = cli(world, "--send")
         assert up.returncode == 0, up.stderr
         assert len(server.handler.messages) == 1
-        assert server.handler.parsed()["Message-ID"] == mail.message_id(DAY, TEAM)
+        assert server.handler.parsed()["Message-ID"] == mail.message_id(
+            DAY, TEAM, installation=mail.installation_id(world.config.database), domain="quill.example")
     finally:
         server.stop()
     assert set(ledger(world).values()) == {"sent"}
@@ -327,7 +329,7 @@ def test_a_refused_login_is_one_line_without_the_password(tmp_path):
         assert "refused the login of 'bot'" in failed.stderr and "535" in failed.stderr
         assert secret not in failed.stderr + failed.stdout
         missing = cli(world, "--send")
-        assert missing.returncode == 1 and "$QUILL_SMTP_SECRET is empty" in missing.stderr
+        assert missing.returncode == 2 and "environment variable QUILL_SMTP_SECRET is empty" in missing.stderr
     finally:
         server.stop()
     assert server.handler.messages == []

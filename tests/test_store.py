@@ -175,6 +175,7 @@ def test_a_backup_taken_while_a_writer_inserts_is_consistent(tmp_path, db):
             save(writer_db, feed, update(), [scored(f"w{n}")])
             n += 1
 
+    (tmp_path / "backups").mkdir()
     writer = threading.Thread(target=keep_writing)
     writer.start()
     try:

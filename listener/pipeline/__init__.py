@@ -10,11 +10,11 @@
 from listener.pipeline.conversations import ThreadDetail, ack_thread, thread_detail, thread_summaries
 from listener.pipeline.day import day_report, render_report, run_digest
 from listener.pipeline.poll import FeedOutcome, PollCycle, PollSummary, poll
-from listener.pipeline.upkeep import feed_health, feed_overview, import_opml, prune
+from listener.pipeline.upkeep import PrunePlan, feed_health, feed_overview, import_opml, prune, prune_plan
 from listener.pipeline.workers import ParsePool, ProcessedFeed, content_hash, process_body
 
 __all__ = [
-    "FeedOutcome", "ParsePool", "PollCycle", "PollSummary", "ProcessedFeed", "ThreadDetail", "ack_thread",
-    "content_hash", "day_report", "feed_health", "feed_overview", "import_opml", "poll", "process_body", "prune", "render_report",
-    "run_digest", "thread_detail", "thread_summaries",
+    "FeedOutcome", "ParsePool", "PollCycle", "PollSummary", "ProcessedFeed", "PrunePlan", "ThreadDetail",
+    "ack_thread", "content_hash", "day_report", "feed_health", "feed_overview", "import_opml", "poll",
+    "process_body", "prune", "prune_plan", "render_report", "run_digest", "thread_detail", "thread_summaries",
 ]

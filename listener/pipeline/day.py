@@ -126,7 +126,7 @@ def run_digest(config: Config, day: dt.date | None = None, *, send: bool = False
                                      report_hint=f" (listener report --date {day.isoformat()})")
         message = mail.build_message(subject=parts.subject, from_addr=config.digest.from_addr, to=recipients,
                                      text=parts.text, html=parts.html, date=now,
-                                     message_id=mail.message_id(day, recipients))
+                                     message_id=_message_id(config, day, recipients))
         outcome = mail.DigestOutcome(day, message, recipients)
         if send:
             try:
@@ -139,18 +139,25 @@ def run_digest(config: Config, day: dt.date | None = None, *, send: bool = False
     return outcome
 
 
+def _message_id(config: Config, day: dt.date, recipients: Sequence[str], *, resend: int = 0) -> str:
+    """Per installation, day and recipients: a resend after a crash reuses it; two installations mailing
+    one inbox never share one (mail clients would hide the second)."""
+    return mail.message_id(day, recipients, resend=resend, installation=mail.installation_id(config.database),
+                           domain=mail.id_domain(config.digest.from_addr))
+
+
 def _deliver(db: sqlite_utils.Database, config: Config, outcome: mail.DigestOutcome, *, force: bool,
              now: dt.datetime) -> None:
     spec = config.digest.smtp
+    password = mail.smtp_password(spec)  # a username without a password is a config error, before any claim
     claim = store.claim_digest(
         db, outcome.day, outcome.recipients, force=force, now=now,
-        message_id=lambda resend: mail.message_id(outcome.day, outcome.recipients, resend=resend),
+        message_id=lambda resend: _message_id(config, outcome.day, outcome.recipients, resend=resend),
         in_flight_for=dt.timedelta(seconds=max(300.0, 10 * spec.timeout)))
     outcome.already_sent, outcome.permanent, outcome.in_flight = claim.already_sent, claim.permanent, claim.in_flight
     groups: dict[str, list[str]] = {}
     for recipient, message_id in claim.due.items():
         groups.setdefault(message_id, []).append(recipient)
-    password = os.environ.get(spec.password_env) if spec.password_env else None
     errors: list[MailError] = []
     for message_id, group in groups.items():
         outcome.message.replace_header("Message-ID", message_id)

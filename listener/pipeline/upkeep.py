@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
+from dataclasses import dataclass
 from typing import Any
 
 import sqlite_utils
@@ -19,6 +20,27 @@ from listener.times import parse_iso
 log = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True)
+class PrunePlan:
+    """Items not updated for `days` days (before `cutoff`, as of `now`) that would lose their text."""
+
+    days: int
+    now: dt.datetime
+    cutoff: dt.datetime
+    items: int
+
+    def line(self) -> str:
+        noun = "item" if self.items == 1 else "items"
+        return (f"{self.items} {noun} not updated for {self.days} days (since {self.cutoff:%Y-%m-%d %H:%M} UTC)"
+                " would lose their text")
+
+
+def prune_plan(db: sqlite_utils.Database, *, days: int, now: dt.datetime) -> PrunePlan:
+    """What a prune of items older than `days` would change, counted first; changes nothing."""
+    cutoff = now - dt.timedelta(days=days)
+    return PrunePlan(days=days, now=now, cutoff=cutoff, items=store.count_prunable(db, before=cutoff))
+
+
 def prune(config: Config, *, older_than: dt.timedelta | None = None, now: dt.datetime | None = None) -> int:
     """Drop the text of items untouched for `retention_days` (or `older_than`); keep their identities.
 
@@ -26,7 +48,8 @@ def prune(config: Config, *, older_than: dt.timedelta | None = None, now: dt.dat
     checkpoint (TRUNCATE) afterwards gives the space back to the file system. Needs no run lock.
     Returns how many items were pruned.
     """
-    cutoff = (now or store.utcnow()) - (older_than or dt.timedelta(days=config.retention_days))
+    age = dt.timedelta(days=config.retention_days) if older_than is None else older_than
+    cutoff = (now or store.utcnow()) - age
     started = time.monotonic()
     db = store.open_db(config.database)
     try:
@@ -55,8 +78,8 @@ def feed_overview(rows: list[dict[str, Any]], *, now: dt.datetime) -> list[dict[
     return rows
 
 
-def import_opml(config: Config, data: bytes) -> tuple[int, int]:
-    """`listener import-opml`: add an OPML file's new feeds to feeds.yaml; returns (added, skipped)."""
+def import_opml(config: Config, data: bytes) -> opml.Imported:
+    """`listener import-opml`: add an OPML file's new feeds to feeds.yaml, saying what it skipped."""
     return opml.import_into_config(config, data, validate=load_config)
 
 

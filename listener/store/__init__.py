@@ -42,6 +42,7 @@ from listener.store.feeds import (
 from listener.store.items import (
     PRUNE_BATCH,
     StoredCounts,
+    count_prunable,
     day_mentions,
     ensure_thread,
     known_hashes,
@@ -68,7 +69,7 @@ from listener.times import iso
 
 __all__ = [
     "BUSY_TIMEOUT_MS", "MAX_ERRORS_KEPT", "MIGRATIONS", "PRUNE_BATCH", "CommentedPost", "DigestClaim", "FeedRow", "FeedUpdate",
-    "StoredCounts", "add_ack", "backup", "checkpoint", "claim_digest", "connect", "day_mentions",
+    "StoredCounts", "add_ack", "backup", "checkpoint", "claim_digest", "connect", "count_prunable", "day_mentions",
     "digest_ledger_status", "digest_rows", "disable_failing_feed", "due_feed_rows", "ensure_comment_feed",
     "ensure_thread", "feed_health", "feed_rows", "feed_titles", "feeds_by_id", "finish_digest", "iso",
     "known_hashes", "mentions", "migrate", "mood_mentions", "open_db", "pending", "prune_items",
@@ -122,7 +123,6 @@ def backup(db: sqlite_utils.Database, target: str | Path) -> Path:
     """A consistent copy made while others keep writing (SQLite's online backup), written to a
     temporary file and renamed, so a half-made backup never stands where a good one should."""
     target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_name(f".{target.name}.partial")
     partial.unlink(missing_ok=True)
     copy = sqlite3.connect(str(partial))

@@ -223,6 +223,14 @@ def mentions(db: sqlite_utils.Database, *, since: dt.datetime | None = None, ter
 
 
 PRUNE_BATCH = 10_000
+# The rows prune_items() changes: not yet pruned, or given text again since.
+_PRUNABLE = "(pruned = 0 OR COALESCE(content, '') != '' OR COALESCE(snippet, '') != '')"
+
+
+def count_prunable(db: sqlite_utils.Database, *, before: dt.datetime) -> int:
+    """How many items a prune with this cutoff would change (`listener prune --dry-run`); a read."""
+    return int(db.execute(f"SELECT count(*) FROM items WHERE updated_at < ? AND {_PRUNABLE}",
+                          [iso(before)]).fetchone()[0])
 
 
 def prune_items(db: sqlite_utils.Database, *, before: dt.datetime, batch: int = PRUNE_BATCH,
@@ -235,7 +243,7 @@ def prune_items(db: sqlite_utils.Database, *, before: dt.datetime, batch: int = 
     one stopped. `on_batch(count)` is called after each committed batch. Returns the rows pruned.
     """
     cutoff, last_id, total = iso(before), 0, 0
-    pending = "(pruned = 0 OR COALESCE(content, '') != '' OR COALESCE(snippet, '') != '')"
+    pending = _PRUNABLE
     while True:
         with write(db):
             top, count = db.execute(
