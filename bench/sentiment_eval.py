@@ -91,9 +91,13 @@ def evaluate(rows: list[tuple[str, str]], scorer: Scorer, classes: Sequence[str]
     started = time.perf_counter()
     predicted = [scorer(t) for t in texts]
     rate = len(texts) / (time.perf_counter() - started)
+    gold = [g for _, g in rows]
+    m = metrics(gold, predicted, ("negative", "neutral", "positive"))
     if "other" in classes:
-        predicted = [p if p == "negative" else "other" for p in predicted]
-    return metrics([g for _, g in rows], predicted, classes), rate
+        as_positive = m["neg_as_positive"]
+        m = metrics(gold, [p if p == "negative" else "other" for p in predicted], classes)
+        m["neg_as_positive"] = as_positive
+    return m, rate
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -16,7 +16,6 @@ The `vader` scorer is the old behaviour: sentiment from compound and the thresho
 
 from __future__ import annotations
 
-import math
 import re
 import zlib
 from collections.abc import Sequence
@@ -117,7 +116,7 @@ def features(masked_text: str) -> Features:
     ruled = apply_rules(masked_text)
     compound, pos, neg = vader_scores(ruled.text)
     rule_compound = shift_compound(compound, ruled.cue_weight)
-    tokens = _TOKEN.findall(masked_text.lower())
+    tokens = _TOKEN.findall(ruled.text.lower())  # what the rules left: politeness and sarcastic praise are gone
     names = list(dict.fromkeys(tokens + [f"{a} {b}" for a, b in zip(tokens, tokens[1:])]))
     names += [f"rule:{r}" for r in ruled.fired]
     dense = np.array([rule_compound, pos, neg, max(ruled.cue_weight, -5.0) / 5.0, float(ruled.request)])
@@ -136,6 +135,10 @@ class Model:
     bias: np.ndarray
     prior: np.ndarray
 
+    @property
+    def offset(self) -> np.ndarray:
+        return self.bias + self.prior
+
 
 @lru_cache(maxsize=None)
 def load_model() -> Model:
@@ -143,27 +146,27 @@ def load_model() -> Model:
     with resources.files("listener").joinpath("data/verdict.npz").open("rb") as f:
         with np.load(f, allow_pickle=False) as data:
             return Model(
-                sparse=data["sparse"].astype(np.float32), dense=data["dense"].astype(np.float64),
+                sparse=data["sparse"].astype(np.float64), dense=data["dense"].astype(np.float64),
                 bias=data["bias"].astype(np.float64), prior=data["prior"].astype(np.float64),
             )
 
 
-def probabilities(model: Model, f: Features) -> np.ndarray:
-    """P(negative, neutral, positive) for one item, with the service prior applied."""
-    logits = model.sparse[f.buckets].sum(axis=0, dtype=np.float64) + f.dense @ model.dense + model.bias + model.prior
-    logits -= logits.max()
-    p = np.exp(logits)
-    return np.asarray(p / p.sum())
+def probabilities(model: Model, f: Features) -> tuple[np.ndarray, np.ndarray]:
+    """P(negative, neutral, positive) for one item, with the service prior applied; and the
+    weight rows of its sparse features (for `why`)."""
+    rows = model.sparse[f.buckets]
+    logits = rows.sum(axis=0) + f.dense @ model.dense + model.offset
+    p = np.exp(logits - logits.max())
+    return p / p.sum(), rows
 
 
-def _top_features(model: Model, f: Features, cls: int, k: int = 3) -> list[str]:
+def _top_features(names: tuple[str, ...], rows: np.ndarray, cls: int, k: int = 3) -> list[str]:
     """The word features that pushed hardest toward the chosen class (against the other two)."""
-    if not f.names:
+    if not names:
         return []
-    w = model.sparse[f.buckets].astype(np.float64)
-    push = w[:, cls] - (w.sum(axis=1) - w[:, cls]) / 2
-    order = np.argsort(-push, kind="stable")[:k]
-    return [f"word:{f.names[i]}" for i in order if push[i] > 0.1 and not f.names[i].startswith("rule:")]
+    push = rows[:, cls] * 1.5 - rows.sum(axis=1) / 2
+    best = np.argsort(-push, kind="stable")[:k].tolist()
+    return [f"word:{names[i]}" for i in best if push[i] > 0.1 and not names[i].startswith("rule:")]
 
 
 # --- language -----------------------------------------------------------------------------
@@ -176,7 +179,10 @@ _ENGLISH = frozenset(
     "the and to you my is it for of this that was not have with be are but your just can what "
     "they been from why how will when or our has had would there out about if i me we he she "
     "them their is isn't don't can't didn't it's i'm you're get got still again help please thanks "
-    "flight service customer hours days never no any now today ever why who where".split()
+    "flight service customer hours days never no any now today ever why who where "
+    "a an at on in so all do go see one new like love good great day time people think know "
+    "going want see up off back after last first tomorrow tonight night may might should could "
+    "than then only even very really more much some too here who which also being were".split()
 )
 
 
@@ -192,7 +198,7 @@ def language(masked_text: str) -> tuple[str, float, str | None]:
     words = [w for w in _WORD.findall(masked_text.lower()) if w not in _PLACEHOLDERS]
     if len(words) < SHORT_TEXT_WORDS:
         return "en", 1.0, "language:too_short_assumed_en"
-    if masked_text.isascii() and sum(w in _ENGLISH for w in words) * 4 >= len(words):
+    if sum(w in _ENGLISH for w in words) * 5 >= len(words):
         return "en", 1.0, None
     text = " ".join(w for w in masked_text.split() if w.lower().strip(".,!?:;") not in _PLACEHOLDERS)
     code, confidence = _identifier().classify(text)
@@ -235,7 +241,9 @@ def judge(
         return Verdict("unknown", False, round(lang_confidence, 3), lang, tuple(why))
     model = load_model()
     f = features(masked.text)
-    p = probabilities(model, f)
+    if not f.names:
+        return Verdict("neutral", False, 1.0, lang, tuple(why + ["nothing_to_score"]))
+    p, rows = probabilities(model, f)
     cls = int(p.argmax())
     sentiment = CLASSES[cls]
     cued = any(not r.startswith(("politeness", "courtesy")) for r in f.ruled.fired)
@@ -244,7 +252,7 @@ def judge(
     )
     why += [f"rule:{r}" for r in f.ruled.fired]
     why.append(f"vader_after_rules:{f.rule_compound:+.2f}")
-    why += _top_features(model, f, cls)
+    why += _top_features(f.names, rows, cls)
     return Verdict(sentiment, complaint, round(float(p[cls]), 3), lang, tuple(why))
 
 
@@ -262,7 +270,3 @@ def verdict_json(verdict: Verdict) -> str:
     import json
 
     return json.dumps(list(verdict.why), ensure_ascii=False)
-
-
-def sigmoid(x: float) -> float:
-    return 1 / (1 + math.exp(-x))
