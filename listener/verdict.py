@@ -212,6 +212,7 @@ def language(masked_text: str) -> tuple[str, float, str | None]:
 # --- the verdict --------------------------------------------------------------------------
 
 COMPLAINT_CUE_WEIGHT = -2.5  # cues this strong make a complaint unless the text is positive
+RULES_NEGATIVE = -0.05  # a cued text whose rule-layer compound is at most this is negative (unless praise)
 
 
 def judge(
@@ -245,8 +246,11 @@ def judge(
         return Verdict("neutral", False, 1.0, lang, tuple(why + ["nothing_to_score"]))
     p, rows = probabilities(model, f)
     cls = int(p.argmax())
-    sentiment = CLASSES[cls]
     cued = any(not r.startswith(("politeness", "courtesy")) for r in f.ruled.fired)
+    if cls != 0 and cued and f.rule_compound <= RULES_NEGATIVE and p[2] < 0.5:
+        cls = 0  # complaint cues and a negative rule-layer score: negative unless the model is sure it is praise
+        why.append("decided_by:rules")
+    sentiment = CLASSES[cls]
     complaint = (sentiment == "negative" and (cued or p[0] >= 0.6)) or (
         sentiment == "neutral" and f.ruled.cue_weight <= COMPLAINT_CUE_WEIGHT
     )
