@@ -1,4 +1,4 @@
-"""Sentiment: exact VADER for one sentence, one vote per sentence for longer texts, bounded cost."""
+"""Sentiment: exact VADER for a short text, one vote per sentence for longer texts, bounded cost."""
 
 from __future__ import annotations
 
@@ -15,6 +15,8 @@ from listener.models import Sentiment
 from listener.sentiment import (
     MAX_SENTENCES,
     NEUTRAL,
+    SHORT_MAX_CHARS,
+    SHORT_MAX_SENTENCES,
     score,
     scoring_text,
     split_sentences,
@@ -51,12 +53,35 @@ def test_one_sentence_gets_exactly_vaders_scores(text):
     assert score(text) == vader(text)
 
 
-def test_several_sentences_get_the_mean_of_their_sentences():
-    sentences = ["The sync outage wiped my notes.", "I am furious!!!", "Thanks for the refund though :)"]
+@pytest.mark.parametrize("text", [
+    "The sync outage wiped my notes. I am furious!!! Thanks for the refund though :)",
+    "@acme help!! 3 weeks and no reply. Please fix.",
+    "Ugh. Delayed again. Three hours. Thanks a lot.",
+    "Great launch! Love the new editor :)",
+])
+def test_a_short_text_gets_exactly_vaders_scores_whole(text):
+    assert 1 < len(split_sentences(text)) <= SHORT_MAX_SENTENCES and len(text) <= SHORT_MAX_CHARS
+    assert score(text) == vader(text)
+
+
+def test_a_long_text_gets_the_mean_of_its_sentences():
+    sentences = ["The sync outage wiped my notes.", "I am furious!!!", "Support answered within the hour.",
+                 "Still, two days of work are gone.", "Thanks for the refund though :)"]
     text = " ".join(sentences)
     assert split_sentences(text) == sentences
     assert score(text) == mean_of(sentences)
     assert score(text) != vader(text)  # the whole text in one go scores differently
+
+
+def test_a_few_sentences_over_the_length_cut_are_scored_by_sentence():
+    sentences = ["The sync outage on Tuesday wiped every single note I had written for the last two weeks "
+                 "of term, including the lecture notes for three exams and a group project we share with "
+                 "four other students from the evening course.",
+                 "I am furious!!!",
+                 "Thanks for the refund though, it arrived quickly and the support person was kind about it :)"]
+    text = " ".join(sentences)
+    assert len(split_sentences(text)) <= SHORT_MAX_SENTENCES and len(text) > SHORT_MAX_CHARS
+    assert score(text) == mean_of(split_sentences(text))
 
 
 def test_an_angry_comment_with_one_thanks_stays_negative():
@@ -103,8 +128,8 @@ def test_one_swear_in_a_long_neutral_post_does_not_make_it_negative():
     assert result.neu > 0.9
 
 
-def test_order_of_sentences_does_not_matter():
-    sentences = ["Great launch!", "The sync is broken again.", "Support was quick though.", "Meh."]
+def test_order_of_sentences_does_not_matter_in_a_long_text():
+    sentences = ["Great launch!", "The sync is broken again.", "Support was quick though.", "Meh.", "Fine."]
     scores = {score(" ".join(p)) for p in itertools.permutations(sentences)}
     assert len(scores) == 1
 
@@ -114,7 +139,7 @@ def test_repeating_a_sentence_changes_nothing():
 
 
 def test_mean_lies_between_its_sentences():
-    sentences = ["I love the new editor!", "Sync lost my notes.", "It is Tuesday."]
+    sentences = ["I love the new editor!", "Sync lost my notes.", "It is Tuesday.", "Hm.", "Ok."]
     compounds = [VADER.polarity_scores(s)["compound"] for s in sentences]
     assert min(compounds) < score(" ".join(sentences)).compound < max(compounds)
 

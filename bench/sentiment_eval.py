@@ -1,0 +1,123 @@
+"""How well each scorer hears complaints: plain VADER, VADER after masking and rules, the full verdict.
+
+    python -m bench.sentiment_eval [--data ../shared/sentiment-data]
+
+On the SemEval 2017 test set (`twitter-2017test-A.tsv`, 3 classes; the verdict's model never
+trained on it) and on the complaint corpus (`complaints2019`, evaluation only; complaint = the
+negative class, 2 classes: negative vs not): accuracy, macro-F1, negative precision and recall,
+the share of negative messages labelled positive, and scoring throughput (items/s, one core).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from listener.sentiment import score
+from listener.verdict import judge, load_model, vader_scores
+from listener.verdict.rules import apply_rules, mask, shift_compound
+
+NEGATIVE, POSITIVE = -0.05, 0.05
+Scorer = Callable[[str], str]
+
+
+def label(compound: float) -> str:
+    return "negative" if compound <= NEGATIVE else "positive" if compound >= POSITIVE else "neutral"
+
+
+def plain_vader(text: str) -> str:
+    return label(score(text).compound)
+
+
+def vader_masked_rules(text: str) -> str:
+    ruled = apply_rules(mask(text).text)
+    return label(shift_compound(vader_scores(ruled.text)[0], ruled.cue_weight))
+
+
+def full_verdict(text: str) -> str:
+    return judge(text).sentiment
+
+
+SCORERS: dict[str, Scorer] = {
+    "plain VADER": plain_vader,
+    "VADER + masking + rules": vader_masked_rules,
+    "full verdict (service)": full_verdict,
+}
+
+
+def default_data() -> Path:
+    return Path(os.environ.get("LISTENER_SENTIMENT_DATA", Path(__file__).resolve().parents[2] / "shared" / "sentiment-data"))
+
+
+def semeval_test(data: Path) -> list[tuple[str, str]]:
+    rows = []
+    for line in (data / "semeval2017-task4a" / "twitter-2017test-A.tsv").read_text(encoding="utf-8").splitlines():
+        parts = line.rstrip("\t").split("\t")
+        if len(parts) >= 3:
+            rows.append(("\t".join(parts[2:]), parts[1]))
+    return rows
+
+
+def complaints(data: Path) -> list[tuple[str, str]]:
+    with (data / "complaints2019" / "complaints-data.csv").open(encoding="utf-8", newline="") as f:
+        return [(row[1], "negative" if row[2] == "1" else "other") for row in csv.reader(f) if len(row) >= 3]
+
+
+def metrics(gold: Sequence[str], predicted: Sequence[str], classes: Sequence[str]) -> dict[str, float]:
+    def f1(c: str) -> float:
+        tp = sum(g == c and p == c for g, p in zip(gold, predicted))
+        fp = sum(g != c and p == c for g, p in zip(gold, predicted))
+        fn = sum(g == c and p != c for g, p in zip(gold, predicted))
+        return 2 * tp / (2 * tp + fp + fn) if tp else 0.0
+
+    tp = sum(g == p == "negative" for g, p in zip(gold, predicted))
+    said_negative = sum(p == "negative" for p in predicted)
+    negatives = sum(g == "negative" for g in gold)
+    return {
+        "accuracy": sum(g == p for g, p in zip(gold, predicted)) / len(gold),
+        "macro_f1": sum(f1(c) for c in classes) / len(classes),
+        "neg_precision": tp / said_negative if said_negative else 0.0,
+        "neg_recall": tp / negatives if negatives else 0.0,
+        "neg_as_positive": sum(g == "negative" and p == "positive" for g, p in zip(gold, predicted)) / max(negatives, 1),
+    }
+
+
+def evaluate(rows: list[tuple[str, str]], scorer: Scorer, classes: Sequence[str]) -> tuple[dict[str, float], float]:
+    texts = [t for t, _ in rows]
+    started = time.perf_counter()
+    predicted = [scorer(t) for t in texts]
+    rate = len(texts) / (time.perf_counter() - started)
+    gold = [g for _, g in rows]
+    m = metrics(gold, predicted, ("negative", "neutral", "positive"))
+    if "other" in classes:
+        as_positive = m["neg_as_positive"]
+        m = metrics(gold, [p if p == "negative" else "other" for p in predicted], classes)
+        m["neg_as_positive"] = as_positive
+    return m, rate
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=default_data())
+    args = parser.parse_args(argv)
+    load_model()
+    judge("warm up the language identifier: das ist ein deutscher Satz, bitte")
+    sets = [("SemEval 2017 test (3-class)", semeval_test(args.data), ("negative", "neutral", "positive")),
+            ("complaints2019 (complaint vs not)", complaints(args.data), ("negative", "other"))]
+    for title, rows, classes in sets:
+        print(f"\n{title}: {len(rows)} items")
+        print("| scorer | accuracy | macro-F1 | neg precision | neg recall | negatives labelled positive | items/s |")
+        print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+        for name, scorer in SCORERS.items():
+            m, rate = evaluate(rows, scorer, classes)
+            print(f"| {name} | {m['accuracy']:.3f} | {m['macro_f1']:.3f} | {m['neg_precision']:.3f} | "
+                  f"{m['neg_recall']:.3f} | {m['neg_as_positive']:.1%} | {rate:,.0f} |")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,236 @@
+"""The rule and lexicon layer of the verdict: masking the target, then service-language rules.
+
+VADER reads a brand as a word (`@united` +1.8, `joy` 2.8, `best` 3.2) and a polite request as
+praise (help 1.7, please 1.3, thanks 1.9), and gives complaint language ("3 weeks and no reply",
+"still on hold") no weight at all. This module fixes what VADER sees, before it scores:
+
+1. `mask`: watched terms, @handles, staff names, URLs and e-mail addresses become neutral
+   placeholders (words VADER does not know).
+2. `apply_rules`: each `Rule` is a named unit with a pattern, an action and, for complaint cues,
+   a weight in VADER's raw valence units (a lexicon word is -4..+4; `lost` is -1.3). A rewrite
+   rule takes words away from VADER (politeness, sarcastic praise); a cue rule adds its weight
+   to VADER's sum. The names of the rules that fired go into the verdict's `why`.
+
+`shift_compound` adds the cue weights to VADER's compound in VADER's own space: it undoes
+VADER's normalisation x / sqrt(x^2 + 15), adds, and normalises again, so a cue counts like a
+lexicon word of that valence would.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+
+VADER_ALPHA = 15.0  # VADER's normalisation constant
+
+# Placeholders are lower-case words VADER does not know, so they score 0 and are not SHOUTING.
+TARGET, HANDLE, STAFF, URL, EMAIL = "xtarget", "xhandle", "xstaff", "xurl", "xemail"
+
+_URL = re.compile(r"\b(?:https?://|www\.)\S+", re.IGNORECASE)
+_EMAIL = re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b")
+_HANDLE = re.compile(r"(?<![\w@])@\w{1,40}")
+
+
+@dataclass(frozen=True)
+class Masked:
+    """The text with the target taken out, and what was taken (for `why`)."""
+
+    text: str
+    masked: tuple[str, ...]  # "target", "handle", "staff", "url", "email": the kinds that were masked
+
+
+@lru_cache(maxsize=64)
+def _names_pattern(names: tuple[str, ...]) -> re.Pattern[str] | None:
+    """One regex for a set of terms or names: whole words, any whitespace inside a phrase, '#term' too."""
+    words = sorted({" ".join(n.split()).casefold() for n in names if n and n.strip()}, key=len, reverse=True)
+    if not words:
+        return None
+    alternatives = "|".join(r"\s+".join(re.escape(part) for part in w.split(" ")) for w in words)
+    return re.compile(rf"(?<![\w@])#?(?:{alternatives})(?!\w)", re.IGNORECASE)
+
+
+def mask(text: str, targets: Sequence[str] = (), staff: Sequence[str] = ()) -> Masked:
+    """Replace URLs, e-mail addresses, @handles, watched terms and staff names with placeholders.
+
+    >>> mask("@united lost my bag, see https://x.example/a or mail care@united.com").text
+    'xhandle lost my bag, see xurl or mail xemail'
+    """
+    kinds: list[str] = []
+
+    def sub(pattern: re.Pattern[str] | None, placeholder: str, kind: str, s: str) -> str:
+        if pattern is None:
+            return s
+        s, n = pattern.subn(placeholder, s)
+        if n:
+            kinds.append(kind)
+        return s
+
+    text = sub(_URL, URL, "url", text)
+    text = sub(_EMAIL, EMAIL, "email", text)
+    text = sub(_names_pattern(tuple(t for t in targets if not t.lstrip().startswith("@"))), TARGET, "target", text)
+    text = sub(_names_pattern(tuple(staff)), STAFF, "staff", text)
+    text = sub(_HANDLE, HANDLE, "handle", text)  # watched @handles are handles too
+    return Masked(text, tuple(kinds))
+
+
+# --- rules --------------------------------------------------------------------------------
+
+_NEG = r"(?:not|no|never|n't|without|nothing)"
+_N = r"(?:\d+|a|an|one|two|three|four|five|six|seven|eight|nine|ten|twelve|24|48|few|several|many|couple(?:\s+of)?)"
+_UNIT = r"(?:hours?|hrs?|days?|weeks?|wks?|months?|mins?|minutes?)"
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One named rule. `weight` < 0 is a complaint cue added to VADER's sum; `rewrite` words are
+    removed from what VADER reads; `needs` is a rule whose firing this one requires."""
+
+    name: str
+    pattern: re.Pattern[str]
+    weight: float = 0.0
+    rewrite: re.Pattern[str] | None = None
+    needs: str | None = None  # "request", "complaint": the context in which the rule applies
+    negatable: bool = False  # "not cancelled", "no delay": a negation just before it cancels the cue
+
+
+def _rx(pattern: str) -> re.Pattern[str]:
+    return re.compile(pattern, re.IGNORECASE)
+
+
+REQUEST = _rx(
+    r"\?|\b(?:please|pls|plz|kindly|can\s+(?:you|u|someone|i)|could\s+(?:you|u|someone)|would\s+you|"
+    r"help\s+(?:me|us)|i\s+need|we\s+need|need\s+help|dm\b|let\s+me\s+know|any\s+(?:update|news|help)|"
+    r"(?:would|'d)\s+like|how\s+(?:do|can)\s+i|fix)\b"
+)
+
+_POLITE = r"\b(?:please|pls|plz|kindly|dear|help)\b"
+_THANKS = r"\b(?:thanks|thank\s+you|thank\s+u|thx|ty|appreciated?|hopefully|hope|(?:would|'d)\s+like)\b"
+_PRAISE = r"\b(?:great|love|loving|awesome|nice|wonderful|fantastic|amazing|perfect|brilliant|best|good|super|excellent|lovely)\b"
+
+# Order matters only for `why`: it lists the rules in this order.
+RULES: tuple[Rule, ...] = (
+    # Politeness is never evaluation: "please fix", "dear support", "help!" say nothing about mood.
+    Rule("politeness", _rx(_POLITE), rewrite=_rx(_POLITE)),
+    # Thanks in a request or a complaint is courtesy ("thanks in advance", "3 hours on hold. thanks").
+    Rule("courtesy_thanks", _rx(_THANKS), rewrite=_rx(_THANKS), needs="request|complaint"),
+    # Sarcasm: "thanks for nothing", "thanks a lot" after a complaint, "love how...", "great job" + a cue.
+    Rule("thanks_for_nothing", _rx(r"\b(?:thanks|thank\s+you|thx)\s+(?:for\s+nothing|for\s+(?:the\s+)?(?:no|zero)\b)"),
+         weight=-2.5, rewrite=_rx(_THANKS)),
+    Rule("sarcastic_praise", _rx(
+        r"\b(?:lov(?:e|ing)\s+(?:how|when|that|it\s+when)|(?:great|nice|good|awesome)\s+(?:job|work|service)|"
+        r"way\s+to\s+go|so\s+much\s+for|(?:just|oh|so|how|yeah)\s+(?:great|perfect|wonderful|fantastic|awesome|lovely)|"
+        r"thanks\s+(?:a\s+lot|a\s+bunch|again)|yeah\s+right)\b"),
+        weight=-1.5, rewrite=_rx(_PRAISE + r"|\b(?:thanks|thx)\b"), needs="complaint"),
+    # Complaint cues: waiting, not getting, things gone or broken, money back, exasperation.
+    Rule("waited", _rx(rf"\b{_N}\s*\+?\s*{_UNIT}\b|\b(?:hours|days|weeks|months)\s+(?:ago|later|now|and|of)\b"), weight=-1.0),
+    Rule("on_hold", _rx(r"\bon\s+hold\b|\bhold\s+(?:time|music)\b"), weight=-1.5),
+    Rule("still", _rx(r"\bstill\b(?!\s+(?:love|like|the\s+best|great|my\s+fav))"), weight=-1.0),
+    Rule("again", _rx(r"\bagain\b|\byet\s+again\b|\bonce\s+more\b"), weight=-0.8, negatable=True),
+    Rule("not_yet", _rx(r"\b(?:not|n't)\s+(?:\w+\s+)?yet\b|\byet\s+to\b"), weight=-1.0),
+    Rule("no_response", _rx(
+        r"\bno\s+(?:one|body|response|reply|replies|answer|update|updates|call\s*back|callback|email|help|info(?:rmation)?|word|contact)\b|"
+        r"\bnobody\b|\bno-one\b|\b(?:ignor(?:e|ed|ing))\b|\b(?:not|n't|never)\s+(?:\w+\s+)?(?:respond|responded|replied|answered|answering|reply|called\s+back|heard)\b"),
+        weight=-1.8),
+    Rule("never_received", _rx(
+        r"\b(?:never|not|n't|yet\s+to)\s+(?:\w+\s+)?(?:received|receive|got|get|arrived|came|showed|delivered|refunded|credited|shipped)\b|"
+        r"\bwhere(?:'s|\s+is|\s+are)\s+(?:my|our|the)\b"),
+        weight=-1.8),
+    Rule("not_working", _rx(
+        r"\b(?:not|n't|stopped|never)\s+(?:\w+\s+)?(?:work|working|works|load|loading|open|opening|connect|connecting|sync|syncing)\b|"
+        r"\b(?:can't|cannot|cant|unable\s+to|couldn't|won't\s+let\s+me)\s+(?:\w+\s+)?(?:log|login|sign|access|get|find|check|book|use|pay|open|reach|change|cancel)\b|"
+        r"\b(?:down|outage|crash(?:es|ed|ing)?|glitch\w*|bug(?:gy|s)?|freez(?:es|ing))\b"),
+        weight=-1.5),
+    Rule("refund", _rx(r"\brefund(?:s|ed)?\b|\bcompensat\w+|\bmoney\s+back\b|\bcharged?\b|\bovercharg\w+|\bfees?\b"), weight=-1.0),
+    Rule("cancelled", _rx(r"\bcancel+(?:ed|ing|lation|lations)?\b|\bdelay(?:s|ed)?\b|\blate\b|\bmissed\b|\bdiverted\b|\bovers?old\b|\boverbook\w*|\bstranded\b"),
+         weight=-1.0, negatable=True),
+    Rule("lost", _rx(r"\blost\b|\bmissing\b|\bdamaged\b|\bbroken?\b|\bstolen\b|\bwrong\b|\bfaulty\b|\bdefective\b"), weight=-0.8, negatable=True),
+    Rule("why", _rx(r"\bwhy\b|\bwhat\s+(?:the|is\s+going\s+on|happened)\b|\bhow\s+(?:come|long|many\s+times|hard)\b|\bseriously\b|\bridiculous\b"), weight=-0.8),
+    Rule("fail_tag", _rx(r"#\w*fail\w*|#(?:worst|never\w+|disappointed|badservice|customerservice\w*)\b|\bfail(?:s|ed|ing)?\b"), weight=-1.2),
+    Rule("stuck", _rx(r"\bstuck\b|\bwaiting\b|\bwait(?:ed)?\b|\bqueue\b|\bkeeps?\s+\w+ing\b|\bevery\s+(?:time|single)\b"), weight=-0.8),
+)
+
+_NEGATOR_BEFORE = re.compile(rf"\b{_NEG}\b(?:\s+\w+){{0,2}}\s*$|n't(?:\s+\w+){{0,2}}\s*$")
+
+
+@dataclass(frozen=True)
+class Ruled:
+    """What the rule layer made of a masked text: the text VADER should read, the cue weight to
+    add to VADER's sum, and the names of the rules that fired."""
+
+    text: str
+    cue_weight: float
+    fired: tuple[str, ...]
+    request: bool
+
+
+def _cue_pattern() -> re.Pattern[str]:
+    """Every cue in one regex, one named group each: a text is read once, not once per cue."""
+    return re.compile("|".join(f"(?P<{r.name}>{r.pattern.pattern})" for r in RULES if _is_cue(r)))
+
+
+def _is_cue(rule: Rule) -> bool:
+    """A complaint cue: it counts wherever it appears, and it makes the text a complaint context."""
+    return rule.weight < 0 and rule.needs is None
+
+
+_CUES = _cue_pattern()
+_BY_NAME = {rule.name: rule for rule in RULES}
+
+
+def cue_hits(text: str) -> dict[str, int]:
+    """How many times each cue fires, leaving out a negatable cue right after a negation."""
+    hits: dict[str, int] = {}
+    text = text.lower()  # the patterns are lower-case: case-insensitive matching is much slower
+    for m in _CUES.finditer(text):
+        name = m.lastgroup
+        if name is None:
+            continue
+        if _BY_NAME[name].negatable and _NEGATOR_BEFORE.search(text, max(0, m.start() - 40), m.start()):
+            continue
+        hits[name] = hits.get(name, 0) + 1
+    return hits
+
+
+def apply_rules(text: str) -> Ruled:
+    """Run every rule over a masked text: cues first (they decide the complaint context), then rewrites.
+
+    >>> r = apply_rules("xhandle help!! 3 weeks and no reply, please fix")
+    >>> r.fired, r.text
+    (('politeness', 'waited', 'no_response'), 'xhandle !! 3 weeks and no reply,  fix')
+    """
+    cue_weight = 0.0
+    fired: set[str] = set()
+    for name, hits in cue_hits(text).items():
+        rule = _BY_NAME[name]
+        cue_weight += rule.weight * min(hits, 2)
+        fired.add(name)
+        if rule.rewrite is not None:
+            text = rule.rewrite.sub("", text)
+    complaint = bool(fired)
+    request = bool(REQUEST.search(text))
+    for rule in RULES:
+        if _is_cue(rule):
+            continue
+        if rule.needs and not ((complaint and "complaint" in rule.needs) or (request and "request" in rule.needs)):
+            continue
+        if not rule.pattern.search(text):
+            continue
+        fired.add(rule.name)
+        cue_weight += rule.weight
+        if rule.rewrite is not None:
+            text = rule.rewrite.sub("", text)
+    order = tuple(rule.name for rule in RULES if rule.name in fired)
+    return Ruled(text, cue_weight, order, request)
+
+
+def shift_compound(compound: float, weight: float) -> float:
+    """VADER's compound with `weight` added to its raw valence sum, normalised as VADER does."""
+    if not weight:
+        return compound
+    c = max(-0.9999, min(0.9999, compound))
+    raw = c * math.sqrt(VADER_ALPHA / (1 - c * c))
+    raw += weight
+    return round(raw / math.sqrt(raw * raw + VADER_ALPHA), 4)

@@ -1,0 +1,234 @@
+"""The verdict: masking, each service-language rule, the model, the language gate, the scorers."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
+from listener import verdict
+from listener.verdict import Verdict, judge, language, load_model
+from listener.verdict.rules import RULES, apply_rules, mask, shift_compound
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = Path(os.environ.get("LISTENER_SENTIMENT_DATA", Path(__file__).resolve().parents[2] / "shared" / "sentiment-data"))
+VADER = SentimentIntensityAnalyzer()
+
+
+# --- masking ------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("text", "expected", "kinds"), [
+    ("@united lost my bag", "xhandle lost my bag", ("handle",)),
+    ("United lost my bag again", "xtarget lost my bag again", ("target",)),
+    ("#united fail", "xtarget fail", ("target",)),
+    ("Acme   Cloud is down", "xtarget is down", ("target",)),
+    ("Dana Reyes never answered", "xstaff never answered", ("staff",)),
+    ("see https://acme.example/status?x=1 now", "see xurl now", ("url",)),
+    ("mail joy@acme.example please", "mail xemail please", ("email",)),
+    ("unitedly we stand", "unitedly we stand", ()),
+])
+def test_masking_turns_the_target_into_placeholders(text, expected, kinds):
+    masked = mask(text, targets=["united", "acme cloud", "@acmehelp"], staff=["Dana Reyes"])
+    assert masked.text == expected
+    assert masked.masked == kinds
+
+
+def test_a_brand_name_is_not_sentiment():
+    text = "Joy Airlines flight 12 to Boston"
+    assert VADER.polarity_scores(text)["compound"] > 0.3  # "joy" is +2.8 for VADER
+    assert mask(text, targets=["joy airlines"]).text == "xtarget flight 12 to Boston"
+    assert VADER.polarity_scores(mask(text, targets=["joy airlines"]).text)["compound"] == 0
+    assert judge(text, targets=["joy airlines"]).sentiment != "positive"
+
+
+def test_placeholders_are_neutral_for_vader():
+    for placeholder in ("xtarget", "xhandle", "xstaff", "xurl", "xemail"):
+        assert VADER.polarity_scores(placeholder)["compound"] == 0
+
+
+# --- rules --------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("text", "rule"), [
+    ("please fix my account", "politeness"),
+    ("dear support, kindly help", "politeness"),
+    ("can you reset my password? thanks in advance", "courtesy_thanks"),
+    ("thanks for nothing", "thanks_for_nothing"),
+    ("love how my flight got cancelled again", "sarcastic_praise"),
+    ("great job, 3 hours late", "sarcastic_praise"),
+    ("3 weeks and nothing", "waited"),
+    ("two hours on hold", "on_hold"),
+    ("still broken", "still"),
+    ("down again", "again"),
+    ("not fixed yet", "not_yet"),
+    ("no reply to my emails", "no_response"),
+    ("I never received my order", "never_received"),
+    ("where is my package", "never_received"),
+    ("the app is not working", "not_working"),
+    ("I can't log in", "not_working"),
+    ("I want a refund", "refund"),
+    ("my flight was cancelled", "cancelled"),
+    ("they lost my luggage", "lost"),
+    ("why is this so hard", "why"),
+    ("#fail", "fail_tag"),
+    ("stuck waiting at the gate", "stuck"),
+])
+def test_each_rule_fires_on_its_language(text, rule):
+    assert rule in apply_rules(text).fired
+
+
+def test_every_rule_is_tested_above():
+    tested = {
+        "politeness", "courtesy_thanks", "thanks_for_nothing", "sarcastic_praise", "waited", "on_hold", "still",
+        "again", "not_yet", "no_response", "never_received", "not_working", "refund", "cancelled", "lost", "why",
+        "fail_tag", "stuck",
+    }
+    assert {rule.name for rule in RULES} == tested
+
+
+@pytest.mark.parametrize("text", [
+    "Thanks for the quick fix, love it!",
+    "I still love this app",
+    "my flight was not cancelled, what a relief",
+    "no delays today, great crew",
+    "The new editor is lovely",
+])
+def test_no_complaint_cue_fires_on_praise(text):
+    ruled = apply_rules(text)
+    assert ruled.cue_weight == 0
+    assert not set(ruled.fired) - {"politeness", "courtesy_thanks"}
+
+
+def test_politeness_is_removed_from_what_vader_reads():
+    ruled = apply_rules("xhandle help!! 3 weeks and no reply, please fix")
+    assert "help" not in ruled.text and "please" not in ruled.text
+    assert VADER.polarity_scores("xhandle help please, my order is stuck")["compound"] > 0  # cause 2
+    assert apply_rules("xhandle help please, my order is stuck").text.count("help") == 0
+    assert shift_compound(VADER.polarity_scores(ruled.text)["compound"], ruled.cue_weight) < -0.5
+
+
+def test_thanks_stays_positive_outside_a_request_or_complaint():
+    ruled = apply_rules("Thanks, the new release is lovely")
+    assert "courtesy_thanks" not in ruled.fired and "Thanks" in ruled.text
+
+
+def test_negation_cancels_a_negatable_cue():
+    assert "cancelled" in apply_rules("my flight was cancelled").fired
+    assert "cancelled" not in apply_rules("my flight was not cancelled").fired
+    assert "lost" not in apply_rules("they never lost a bag of mine").fired
+
+
+def test_shift_compound_is_vaders_normalisation():
+    assert shift_compound(0.0, 0.0) == 0.0
+    assert shift_compound(0.0, -2.0) == pytest.approx(-2 / (4 + 15) ** 0.5, abs=1e-4)
+    assert -1 < shift_compound(0.9, -50) < -0.9
+    assert shift_compound(0.5, -1) < 0.5
+
+
+# --- the verdict --------------------------------------------------------------------------
+
+@pytest.mark.parametrize("text", [
+    "@acme help!! 3 weeks and no reply, please fix",
+    "@acme thanks for nothing #fail",
+    "Still waiting for my refund, 2 hours on hold. Thanks a lot.",
+    "@acme my order never arrived and nobody answers the phone",
+    "Love how the app crashes every time I open it. Great job @acme",
+])
+def test_complaints_are_negative_complaints(text):
+    v = judge(text, targets=["acme"])
+    assert v.sentiment == "negative" and v.complaint, v
+
+
+@pytest.mark.parametrize("text", [
+    "@acme thanks so much, the new editor is wonderful!",
+    "Loving the new Acme release, great work team :)",
+])
+def test_praise_is_positive_and_no_complaint(text):
+    v = judge(text, targets=["acme"])
+    assert v.sentiment == "positive" and not v.complaint, v
+
+
+def test_a_verdict_says_why():
+    v = judge("@acme help!! 3 weeks and no reply, please fix", targets=["acme"])
+    assert isinstance(v, Verdict) and v.language == "en" and 0 <= v.confidence <= 1
+    assert "masked:handle" in v.why and "rule:politeness" in v.why and "rule:no_response" in v.why
+    assert any(w.startswith("vader_after_rules:") for w in v.why)
+    assert verdict.verdict_json(v).startswith('["masked:handle"')
+
+
+def test_the_vader_scorer_is_todays_behaviour():
+    text = "@united help please, thanks!"
+    compound = VADER.polarity_scores(text)["compound"]
+    v = judge(text, scorer="vader", compound=compound)
+    assert v.sentiment == "positive" and v.complaint is False
+    assert judge(text, scorer="vader", compound=-0.05).sentiment == "negative"  # the boundary is negative
+    assert judge(text, scorer="vader", compound=0.0).sentiment == "neutral"
+    assert judge("I hate it", scorer="vader", thresholds=(-0.9, 0.9)).sentiment == "neutral"
+
+
+def test_an_empty_text_is_neutral():
+    assert judge("").sentiment == "neutral"
+
+
+def test_a_long_text_is_bounded():
+    v = judge("The sync is broken again and nobody answers. " * 2_000)
+    assert v.sentiment == "negative"
+
+
+# --- language -----------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("text", "code"), [
+    ("Das ist leider gar nicht gut, die App stürzt ständig ab und keiner antwortet.", "de"),
+    ("Je suis très déçu par le service client, personne ne répond.", "fr"),
+    ("El vuelo fue cancelado y nadie me ayuda con el reembolso.", "es"),
+])
+def test_other_languages_are_unknown(text, code):
+    v = judge(text)
+    assert v.language == code and v.sentiment == "unknown" and not v.complaint
+    assert f"language:{code}" in v.why
+
+
+@pytest.mark.parametrize("text", ["thx", "@acme ok", "lol", "Danke!", "merci"])
+def test_very_short_texts_default_to_english(text):
+    assert language(mask(text).text)[0] == "en"
+    assert judge(text).sentiment != "unknown"
+
+
+def test_english_skips_the_identifier(monkeypatch):
+    def boom() -> None:
+        raise AssertionError("the identifier should not be needed")
+
+    monkeypatch.setattr(verdict, "_identifier", boom)
+    assert language("my flight was cancelled and nobody is at the desk")[0] == "en"
+
+
+# --- the model ----------------------------------------------------------------------------
+
+def test_the_model_is_loaded_once_per_process():
+    load_model.cache_clear()
+    first = load_model()
+    judge("the app is broken again")
+    judge("love it")
+    assert load_model() is first and load_model.cache_info().misses == 1
+
+
+def test_the_weights_are_small_package_data():
+    path = ROOT / "listener" / "data" / "verdict.npz"
+    assert path.stat().st_size <= 5 * 1024 * 1024
+    model = load_model()
+    assert model.sparse.shape == (1 << verdict.HASH_BITS, 3)
+    assert model.dense.shape == (len(verdict.DENSE), 3)
+
+
+@pytest.mark.skipif(not (DATA / "semeval2017-task4a").is_dir(), reason=f"no training data at {DATA}")
+@pytest.mark.timeout(300)
+def test_the_weights_rebuild_byte_for_byte(tmp_path):
+    out = tmp_path / "verdict.npz"
+    subprocess.run([sys.executable, str(ROOT / "tools" / "train_verdict.py"), "--data", str(DATA), "--out", str(out)],
+                   check=True, capture_output=True)
+    shipped = (ROOT / "listener" / "data" / "verdict.npz").read_bytes()
+    assert hashlib.sha256(out.read_bytes()).hexdigest() == hashlib.sha256(shipped).hexdigest()
