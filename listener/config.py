@@ -289,11 +289,12 @@ class _Reader:
         )
 
     def comment_limits(self, value: Any) -> CommentLimits:
-        raw = self.mapping(value, "comments", {"max_post_age", "max_feeds_per_cycle"})
+        raw = self.mapping(value, "comments", {"max_post_age", "max_feeds_per_cycle", "allow_hosts"})
         base = CommentLimits()
         age = self.duration(raw.get("max_post_age"), "comments.max_post_age", base.max_post_age_days * 86400)
         return CommentLimits(
             max_post_age_days=max(1, age // 86400),
             max_feeds_per_cycle=self.integer(raw.get("max_feeds_per_cycle"), "comments.max_feeds_per_cycle",
                                              base.max_feeds_per_cycle, low=0, high=10_000),
+            allow_hosts=tuple(h.strip().lower() for h in self.strings(raw.get("allow_hosts"), "comments.allow_hosts")),
         )

@@ -65,6 +65,7 @@ class CommentLimits:
 
     max_post_age_days: int = 14
     max_feeds_per_cycle: int = 50
+    allow_hosts: tuple[str, ...] = ()  # more hosts comment feeds may live on (RELIABILITY A14)
 
 
 @dataclass(frozen=True)

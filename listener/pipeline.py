@@ -30,6 +30,7 @@ from listener.fetch import Fetcher, FetchJob
 from listener.lock import hold_lock
 from listener.match import Watchlist, compile_watchlist, match_text
 from listener.models import Config, FetchResult, Item, ParsedFeed, ScoredItem
+from listener.netpolicy import LinkPolicy, local_path
 from listener.parse import parse_feed
 from listener.schedule import (
     FAILING_AFTER_ERRORS,
@@ -294,7 +295,8 @@ class PollCycle:
     def run(self, feeds: Sequence[store.FeedRow]) -> list[FeedOutcome]:
         """Fetch, process and store `feeds`; one feed's failure never stops the others."""
         by_id = {feed.id: feed for feed in feeds}
-        jobs = [FetchJob(feed.id, feed.url, feed.etag, feed.last_modified, self._verify_tls(feed)) for feed in feeds]
+        jobs = [FetchJob(feed.id, feed.url, feed.etag, feed.last_modified, self._verify_tls(feed),
+                         self._link_policy(feed)) for feed in feeds]
         pending: list[tuple[store.FeedRow, FetchResult, Future]] = []
         outcomes = []
         self.many_feeds = len(feeds) >= WORKERS_FROM_FEEDS
@@ -342,6 +344,17 @@ class PollCycle:
         """A comment feed lives on its blog's server, so it inherits the blog's TLS setting."""
         name = feed.name if feed.kind == "feed" else self._parent_name(feed)
         return self.verify_tls.get(name, True)
+
+    def _link_policy(self, feed: store.FeedRow) -> LinkPolicy | None:
+        """A comment feed's URL came from feed content: the fetcher checks every hop (RELIABILITY A14)."""
+        if feed.kind != "comments":
+            return None
+        row = self.db.execute("SELECT parent.url, comments.thread_url FROM feeds AS comments"
+                              " LEFT JOIN feeds AS parent ON parent.id = comments.parent_id"
+                              " WHERE comments.id = ?", [feed.id]).fetchone()
+        parent_url, post_url = row if row else ("", None)
+        return LinkPolicy.for_feed(parent_url or "", post_urls=[post_url],
+                                   allow_hosts=self.config.comments.allow_hosts)
 
     def _parent_name(self, feed: store.FeedRow) -> str:
         row = self.db.execute("SELECT name FROM feeds WHERE id = ?", [feed.parent_id]).fetchone()
@@ -462,6 +475,20 @@ class PollCycle:
 
     # --- comment feeds ------------------------------------------------------------------------
 
+    def _may_follow(self, parent: store.FeedRow, url: str, post_url: str | None) -> bool:
+        """A post's comment feed, unless it is the feed itself (its posts would be stored twice)
+        or the link policy refuses it (RELIABILITY A14: the URL came from the feed's content)."""
+        own = local_path(parent.url)
+        if (own is not None and local_path(url) == own) or canonical_url(url) == canonical_url(parent.url):
+            log.debug("%s: a post names the feed itself as its comment feed: not followed", parent.name)
+            return False
+        policy = LinkPolicy.for_feed(parent.url, post_urls=[post_url],
+                                     allow_hosts=self.config.comments.allow_hosts)
+        if (reason := policy.refusal(url)) is not None:
+            log.warning("%s: not following the comment feed %s: %s", parent.name, url[:200], reason)
+            return False
+        return True
+
     def comment_feeds_due(self, parents: Sequence[store.FeedRow], *, force: bool) -> list[store.FeedRow]:
         """The comment feeds worth fetching now: recent posts whose comment count moved, or that are due.
 
@@ -495,6 +522,8 @@ class PollCycle:
                 if len(chosen) >= limits.max_feeds_per_cycle:
                     break
                 if status == "gone" or feed_id in chosen:  # one post in two feeds: fetch its comments once
+                    continue
+                if not self._may_follow(by_parent[parent_id], url, post_url):
                     continue
                 if feed_id is not None:
                     due = force or next_poll_at is None or next_poll_at <= store.iso(now)
