@@ -24,7 +24,7 @@ from pathlib import Path
 
 import sqlite_utils
 
-from listener import mail, mood, report, store
+from listener import lifeline, mail, mood, report, store
 from listener.errors import FetchError, ListenerError, LockedError, MailError, ParseError, UsageError
 from listener.fetch import Fetcher, FetchJob
 from listener.lock import hold_lock
@@ -118,8 +118,11 @@ def _warm_up() -> None:
     score("warm up")
 
 
-def _worker_init() -> None:
-    """Defence in depth for hostile feeds that get past the parser's own checks (RELIABILITY B3)."""
+def _worker_init(listener_pid: int | None = None) -> None:
+    """Defence in depth for hostile feeds that get past the parser's own checks (RELIABILITY B3),
+    and no worker outlives the listener process that started it (issue 14.5)."""
+    if listener_pid is not None:
+        lifeline.die_with(listener_pid)
     try:
         import resource
         limit = 2 * 1024 ** 3
@@ -152,7 +155,8 @@ class ParsePool:
             if self._pool is None and self.workers > 1:
                 context = multiprocessing.get_context("forkserver")
                 context.set_forkserver_preload(["listener.pipeline"])
-                self._pool = ProcessPoolExecutor(self.workers, mp_context=context, initializer=_worker_init)
+                self._pool = ProcessPoolExecutor(self.workers, mp_context=context, initializer=_worker_init,
+                                                 initargs=(os.getpid(),))
                 for _ in range(self.workers):
                     self._pool.submit(_warm_up)
 
