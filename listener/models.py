@@ -57,6 +57,7 @@ class FetchLimits:
     max_redirects: int = 5
     workers: int = 8
     per_host: int = 2
+    parse_timeout: float = 10.0  # seconds of CPU to parse one body (issue 14.4)
 
 
 @dataclass(frozen=True)

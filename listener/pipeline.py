@@ -31,7 +31,7 @@ from listener.lock import hold_lock
 from listener.match import Watchlist, compile_watchlist, match_text
 from listener.models import Config, FetchResult, Item, ParsedFeed, ScoredItem
 from listener.netpolicy import LinkPolicy, local_path
-from listener.parse import parse_feed
+from listener.parse import PARSE_BUDGET, parse_feed
 from listener.schedule import (
     FAILING_AFTER_ERRORS,
     hinted_interval,
@@ -97,9 +97,10 @@ class ProcessedFeed:
 
 
 def process_body(body: bytes, *, url: str, headers: dict[str, str], known: dict[str, str],
-                 watchlist: Watchlist, match_all: bool, score_all: bool) -> ProcessedFeed:
+                 watchlist: Watchlist, match_all: bool, score_all: bool,
+                 parse_budget: float | None = PARSE_BUDGET) -> ProcessedFeed:
     """Parse, match and score one feed body. Items whose stored copy is identical are skipped unscored."""
-    parsed = parse_feed(body, url=url, headers=headers)
+    parsed = parse_feed(body, url=url, headers=headers, budget=parse_budget)
     changed = []
     for item in parsed.items:
         digest = content_hash(item)
@@ -325,7 +326,8 @@ class PollCycle:
         return self.pool.submit(
             body, inline=False, url=result.url, headers=result.headers,
             known=store.known_hashes(self.db, feed.id), watchlist=self.watchlist,
-            match_all=feed.match_all, score_all=feed.kind == "comments" or self._follows_comments(feed))
+            match_all=feed.match_all, score_all=feed.kind == "comments" or self._follows_comments(feed),
+            parse_budget=self.config.fetch.parse_timeout)
 
     def _drain(self, pending, outcomes, *, block: bool):
         still = []
