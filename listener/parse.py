@@ -180,6 +180,8 @@ def html_to_text(html_text: str | None) -> str:
     text = _markup_to_text(html_text)
     if "<" in text and _RESIDUAL_HTML.search(text):
         text = _markup_to_text(text)
+        if _RESIDUAL_HTML.search(text):  # e.g. after an unclosed "<!--", HTMLParser hands back the rest raw
+            text = _TAG_FALLBACK.sub(" ", _SKIP_FALLBACK.sub(" ", text))  # no unescape: no new tags
     return _fold(text)
 
 
