@@ -16,6 +16,7 @@ import ctypes.util
 import os
 import select
 import signal
+import socket
 import threading
 import time
 
@@ -70,3 +71,40 @@ def die_with(pid: int) -> None:
     if os.getppid() != parent or not _alive(pid):  # it died before we were watching
         _exit_now()
     threading.Thread(target=_watch, args=(pid,), name="listener-lifeline", daemon=True).start()
+
+
+# --- who owns a claim: a token that names this process, and a test whether it still runs ------
+
+
+def _start_time(pid: int) -> str | None:
+    """The process's start time in clock ticks since boot (/proc), so a reused pid is told apart."""
+    try:
+        stat = open(f"/proc/{pid}/stat", encoding="ascii", errors="replace").read()
+    except OSError:
+        return None
+    fields = stat[stat.rindex(")") + 2:].split()
+    return fields[19] if len(fields) > 19 else None
+
+
+def process_token() -> str:
+    """host:pid:start time of this process, stored beside a claim (e.g. a digest being sent)."""
+    return f"{socket.gethostname()}:{os.getpid()}:{_start_time(os.getpid()) or ''}"
+
+
+def owner_is_dead(token: str | None) -> bool:
+    """True only when `token` names a process on this host that is certainly gone.
+
+    Another host's process, a token from an older version (None) or one that cannot be read
+    are not known to be dead: the caller falls back to waiting for the claim to age.
+    """
+    if not token:
+        return False
+    host, _, rest = token.partition(":")
+    pid_text, _, started = rest.partition(":")
+    if host != socket.gethostname() or not pid_text.isdigit():
+        return False
+    pid = int(pid_text)
+    if not _alive(pid):
+        return True
+    now_started = _start_time(pid)
+    return bool(started and now_started and now_started != started)
