@@ -9,6 +9,7 @@ import json
 import logging
 import re
 import shutil
+import sqlite3
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import replace
@@ -27,6 +28,7 @@ from listener.sentiment import is_boilerplate_title
 log = logging.getLogger("listener")
 
 FORMATS = click.Choice(["table", "json", "csv"])
+MIN_YEAR, MAX_YEAR = 1970, 9000  # dates outside overflow datetime arithmetic somewhere downstream
 
 
 class ListenerGroup(click.Group):
@@ -43,6 +45,12 @@ class ListenerGroup(click.Group):
         except KeyboardInterrupt:
             click.echo("listener: interrupted", err=True)
             ctx.exit(130)
+        except sqlite3.Error as exc:  # a read-only folder, a file that is not a database (issue 14.7)
+            log.debug("database error", exc_info=True)
+            state = ctx.find_object(State)
+            where = state.database_path() if state else "the database"
+            click.echo(f"listener: cannot use the database {where}: {exc}", err=True)
+            ctx.exit(1)
         except Exception as exc:  # noqa: BLE001 - the last resort: one clear line, traceback with -v
             log.debug("unexpected error", exc_info=True)
             click.echo(f"listener: unexpected error: {type(exc).__name__}: {exc}", err=True)
@@ -68,6 +76,11 @@ class State:
 
     def open_db(self):
         return store.open_db(self.config.database)
+
+    def database_path(self) -> str:
+        if self._config is not None:
+            return str(self._config.database)
+        return self.db_arg or "the database"
 
 
 pass_state = click.make_pass_decorator(State)
@@ -146,8 +159,11 @@ def parse_since(value: str | None, timezone: str) -> dt.datetime | None:
     """`30m`, `24h`, `7d` (ago) or an ISO date/time (a date means its midnight in `timezone`)."""
     if value is None:
         return None
+    out_of_range = click.BadParameter(f"{value!r} is out of range (years {MIN_YEAR}-{MAX_YEAR})", param_hint="--since")
     try:
         return store.utcnow() - dt.timedelta(seconds=parse_duration(value))
+    except OverflowError:
+        raise out_of_range from None
     except ValueError:
         pass
     try:
@@ -157,6 +173,8 @@ def parse_since(value: str | None, timezone: str) -> dt.datetime | None:
                                  param_hint="--since") from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=ZoneInfo(timezone))
+    if not MIN_YEAR <= moment.year <= MAX_YEAR:
+        raise out_of_range
     return moment.astimezone(dt.timezone.utc)
 
 
@@ -492,8 +510,13 @@ def prune(state: State, older_than: str | None) -> None:
     if older_than is not None:
         try:
             age = dt.timedelta(seconds=parse_duration(older_than))
+            if (store.utcnow() - age).year < MIN_YEAR:
+                raise OverflowError
         except ValueError as exc:
             raise click.BadParameter(str(exc), param_hint="--older-than") from None
+        except OverflowError:
+            raise click.BadParameter(f"{older_than!r} is out of range (before {MIN_YEAR})",
+                                     param_hint="--older-than") from None
     pruned = pipeline.prune(state.config, older_than=age)
     click.echo(f"pruned the text of {pruned} items")
 
@@ -507,10 +530,13 @@ def parse_day(value: str | None, timezone: str, *, param: str = "--date") -> dt.
     if text in ("today", "yesterday"):
         return today - dt.timedelta(days=text == "yesterday")
     try:
-        return dt.date.fromisoformat(text)
+        day = dt.date.fromisoformat(text)
     except ValueError:
         raise click.BadParameter(f"expected a date like {today.isoformat()}, today or yesterday, got {value!r}",
                                  param_hint=param) from None
+    if not MIN_YEAR <= day.year <= MAX_YEAR:
+        raise click.BadParameter(f"{value!r} is out of range (years {MIN_YEAR}-{MAX_YEAR})", param_hint=param)
+    return day
 
 
 def date_option() -> Callable:

@@ -6,6 +6,7 @@ import os
 import re
 import tempfile
 import xml.etree.ElementTree as ET
+from xml.parsers import expat
 from collections.abc import Sequence
 
 from listener.config import load_config
@@ -23,10 +24,33 @@ def render(feeds: Sequence[FeedSpec], *, title: str = "listener feeds") -> str:
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
 
 
-def parse(data: bytes) -> list[tuple[str, str]]:
-    """(name, url) of every outline with an xmlUrl, nested folders included. DTDs are refused."""
+class _Refused(Exception):
+    pass
+
+
+def _refuse(*args: object) -> None:
+    raise _Refused()
+
+
+def _refuse_dtd(data: bytes) -> None:
+    """Refuse any DTD or entity declaration, whatever the encoding (expat decodes UTF-16 itself;
+    a byte search for b"<!ENTITY" misses it, and ElementTree would expand the entity)."""
     if b"<!DOCTYPE" in data[:4096].upper() or b"<!ENTITY" in data.upper():
         raise ListenerError("OPML file declares a DTD or entities; refusing it")
+    checker = expat.ParserCreate()
+    checker.StartDoctypeDeclHandler = _refuse
+    checker.EntityDeclHandler = _refuse
+    try:
+        checker.Parse(data, True)
+    except _Refused:
+        raise ListenerError("OPML file declares a DTD or entities; refusing it") from None
+    except expat.ExpatError:
+        pass  # not well-formed: ElementTree says so below
+
+
+def parse(data: bytes) -> list[tuple[str, str]]:
+    """(name, url) of every outline with an xmlUrl, nested folders included. DTDs are refused."""
+    _refuse_dtd(data)
     try:
         root = ET.fromstring(data)
     except ET.ParseError as exc:

@@ -386,7 +386,9 @@ class PollCycle:
             # RELIABILITY A4: a configured feed failing every poll for 7 days stops being polled.
             disabled = not gone and feed.kind == "feed" and store.disable_failing_feed(self.db, feed.id, now=now)
         except Exception as exc:  # noqa: BLE001 - the error row is best effort; the cycle goes on
-            log.error("could not record the error of %s: %s", feed.name, exc, exc_info=log.isEnabledFor(logging.DEBUG))
+            # A store failure (a full disk) is summed up in one line at the end of the poll (issue 14.7).
+            log.log(logging.WARNING if kind == "store" else logging.ERROR, "could not record the error of %s: %s",
+                    feed.name, exc, exc_info=log.isEnabledFor(logging.DEBUG))
         log.warning("%s: %s: %s", feed.name, kind, message)
         if gone:
             log.warning("%s: the server says it is gone for good (410): no longer polled", feed.name)
