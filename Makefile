@@ -3,7 +3,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench clean
+.PHONY: run test lint bench fuzz clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -23,7 +23,11 @@ test: $(STAMP) lint
 	$(BIN)/pytest -n 2 -q
 
 lint: $(STAMP)
-	$(BIN)/ruff check listener tests bench
+	$(BIN)/ruff check listener tests bench tools
+
+# The long fuzz run; `make test` runs the same test with 40 examples.
+fuzz: $(STAMP)
+	LISTENER_FUZZ_EXAMPLES=$${LISTENER_FUZZ_EXAMPLES:-3000} $(BIN)/pytest -q -p no:xdist tests/test_fuzz_feeds.py tests/test_parse.py -k "fuzz or mutated or arbitrary"
 
 bench: $(STAMP)
 	$(BIN)/python -m bench

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import sqlite3
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -25,6 +26,7 @@ from listener.text import display_title
 log = logging.getLogger("listener")
 
 FORMATS = click.Choice(["table", "json", "csv"])
+MIN_YEAR, MAX_YEAR = 1970, 9000  # dates outside overflow datetime arithmetic somewhere downstream
 
 
 class ListenerGroup(click.Group):
@@ -41,6 +43,12 @@ class ListenerGroup(click.Group):
         except KeyboardInterrupt:
             click.echo("listener: interrupted", err=True)
             ctx.exit(130)
+        except sqlite3.Error as exc:  # a read-only folder, a file that is not a database (issue 14.7)
+            log.debug("database error", exc_info=True)
+            state = ctx.find_object(State)
+            where = state.database_path() if state else "the database"
+            click.echo(f"listener: cannot use the database {where}: {exc}", err=True)
+            ctx.exit(1)
         except Exception as exc:  # noqa: BLE001 - the last resort: one clear line, traceback with -v
             log.debug("unexpected error", exc_info=True)
             click.echo(f"listener: unexpected error: {type(exc).__name__}: {exc}", err=True)
@@ -77,6 +85,11 @@ class State:
         finally:
             db.close()
 
+    def database_path(self) -> str:
+        if self._config is not None:
+            return str(self._config.database)
+        return self.db_arg or "the database"
+
 
 pass_state = click.make_pass_decorator(State)
 
@@ -107,10 +120,16 @@ def parse_since(value: str | None, timezone: str) -> dt.datetime | None:
     """`30m`, `24h`, `7d` (ago), `today`, `yesterday` or an ISO date/time (a date means its midnight in `timezone`)."""
     if value is None:
         return None
+    out_of_range = click.BadParameter(f"{value!r} is out of range (years {MIN_YEAR}-{MAX_YEAR})", param_hint="--since")
     try:
-        return parse_when(value, timezone, store.utcnow())
+        moment = parse_when(value, timezone, store.utcnow())
+    except OverflowError:
+        raise out_of_range from None
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--since") from None
+    if not MIN_YEAR <= moment.year <= MAX_YEAR:
+        raise out_of_range
+    return moment
 
 
 def since_option(default: str | None = None) -> Callable:
@@ -413,8 +432,12 @@ def prune(state: State, older_than: str | None, dry_run: bool, yes: bool) -> Non
 
     try:
         days = state.config.retention_days if older_than is None else parse_age(older_than)
+        if (store.utcnow() - dt.timedelta(days=days)).year < MIN_YEAR:
+            raise OverflowError
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--older-than") from None
+    except OverflowError:
+        raise click.BadParameter(f"{older_than!r} is out of range (before {MIN_YEAR})", param_hint="--older-than") from None
     with state.database() as db:
         plan = pipeline.prune_plan(db, days=days, now=store.utcnow())
     if dry_run:
@@ -435,10 +458,13 @@ def parse_day(value: str | None, timezone: str, *, param: str = "--date") -> dt.
     if text in ("today", "yesterday"):
         return today - dt.timedelta(days=text == "yesterday")
     try:
-        return dt.date.fromisoformat(text)
+        day = dt.date.fromisoformat(text)
     except ValueError:
         raise click.BadParameter(f"expected a date like {today.isoformat()}, today or yesterday, got {value!r}",
                                  param_hint=param) from None
+    if not MIN_YEAR <= day.year <= MAX_YEAR:
+        raise click.BadParameter(f"{value!r} is out of range (years {MIN_YEAR}-{MAX_YEAR})", param_hint=param)
+    return day
 
 
 def date_option() -> Callable:

@@ -317,7 +317,8 @@ class _Reader:
         return address
 
     def fetch_limits(self, value: Any) -> FetchLimits:
-        raw = self.mapping(value, "fetch", {"timeout", "connect_timeout", "max_bytes", "max_redirects", "workers", "per_host"})
+        raw = self.mapping(value, "fetch", {"timeout", "connect_timeout", "max_bytes", "max_redirects", "workers", "per_host",
+                                               "parse_timeout"})
         base = FetchLimits()
         return FetchLimits(
             timeout=self.number(raw.get("timeout"), "fetch.timeout", base.timeout, low=0.1, high=600),
@@ -327,16 +328,19 @@ class _Reader:
             max_redirects=self.integer(raw.get("max_redirects"), "fetch.max_redirects", base.max_redirects, low=0, high=20),
             workers=self.integer(raw.get("workers"), "fetch.workers", base.workers, low=1, high=64),
             per_host=self.integer(raw.get("per_host"), "fetch.per_host", base.per_host, low=1, high=16),
+            parse_timeout=self.number(raw.get("parse_timeout"), "fetch.parse_timeout", base.parse_timeout,
+                                      low=0.1, high=600),
         )
 
     def comment_limits(self, value: Any) -> CommentLimits:
-        raw = self.mapping(value, "comments", {"max_post_age", "max_feeds_per_cycle"})
+        raw = self.mapping(value, "comments", {"max_post_age", "max_feeds_per_cycle", "allow_hosts"})
         base = CommentLimits()
         age = self.duration(raw.get("max_post_age"), "comments.max_post_age", base.max_post_age_days * 86400)
         return CommentLimits(
             max_post_age_days=max(1, age // 86400),
             max_feeds_per_cycle=self.integer(raw.get("max_feeds_per_cycle"), "comments.max_feeds_per_cycle",
                                              base.max_feeds_per_cycle, low=0, high=10_000),
+            allow_hosts=tuple(h.strip().lower() for h in self.strings(raw.get("allow_hosts"), "comments.allow_hosts")),
         )
 
 

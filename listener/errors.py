@@ -3,10 +3,25 @@
 from __future__ import annotations
 
 
+def _rebuild(cls: type[ListenerError], args: tuple, state: dict) -> ListenerError:
+    error = cls.__new__(cls)
+    Exception.__init__(error, *args)
+    error.__dict__.update(state)
+    return error
+
+
 class ListenerError(Exception):
-    """Base of every error listener reports to a user. `exit_code` is the CLI's status."""
+    """Base of every error listener reports to a user. `exit_code` is the CLI's status.
+
+    Errors cross process boundaries (a parse worker raises, the main process records it), so
+    pickling must not call `__init__` with `args`: subclasses take keyword-only and extra
+    arguments that `args` does not hold, and a failed unpickle breaks the whole worker pool.
+    """
 
     exit_code = 1
+
+    def __reduce__(self) -> tuple:
+        return (_rebuild, (type(self), self.args, dict(self.__dict__)))
 
 
 class ConfigError(ListenerError):

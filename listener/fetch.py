@@ -7,6 +7,9 @@ nor the inflated size of a compressed body (RELIABILITY A1-A3, A5, A6, A8-A12, A
 - one wall-clock deadline per fetch covers connect, TLS, every redirect hop and the body;
 - the body is decoded here in bounded steps and capped at `max_bytes` decoded bytes;
 - redirects are followed hop by hop (count, loops, http/https only);
+- a job with a LinkPolicy (a comment feed: its URL came from feed content) checks every
+  connection it opens, every redirect hop included, against that policy's address rule,
+  on what DNS answers and on the connected peer (RELIABILITY A14, listener/netpolicy.py);
 - conditional GET: validators in, validators out, 304 -> body None;
 - statuses and exceptions become one FetchError kind a user can act on.
 
@@ -43,6 +46,7 @@ import httpx
 from listener import __version__
 from listener.errors import FetchError
 from listener.models import FetchLimits, FetchResult
+from listener.netpolicy import LinkPolicy
 from listener.times import parse_retry_after
 
 log = logging.getLogger(__name__)
@@ -74,6 +78,7 @@ class FetchJob(Generic[K]):
     etag: str | None = None
     last_modified: str | None = None
     verify_tls: bool = True
+    policy: LinkPolicy | None = None  # set for URLs found in feed content (comment feeds)
 
 
 def fetch_feed(
@@ -84,6 +89,7 @@ def fetch_feed(
     limits: FetchLimits = FetchLimits(),
     client: httpx.Client | None = None,
     verify_tls: bool = True,
+    policy: LinkPolicy | None = None,
 ) -> FetchResult:
     """Fetch one feed (http(s) URL, absolute path or file:// URL); raise FetchError when there
     is no usable body.
@@ -97,10 +103,12 @@ def fetch_feed(
     """
     if _is_local(url):
         return _fetch_file(url, last_modified=last_modified, limits=limits)
-    if client is not None and verify_tls:
+    if policy is not None and (reason := policy.refusal(url)):
+        raise FetchError("refused", reason)
+    if client is not None and verify_tls and policy is None:
         return _fetch_http(url, etag, last_modified, limits, client, _HostSlots(None))
     with _new_client(limits, verify=verify_tls) as own:
-        return _fetch_http(url, etag, last_modified, limits, own, _HostSlots(None))
+        return _fetch_http(url, etag, last_modified, limits, own, _HostSlots(None), policy)
 
 
 class Fetcher:
@@ -113,7 +121,7 @@ class Fetcher:
     def __init__(self, limits: FetchLimits = FetchLimits()) -> None:
         self.limits = limits
         self._slots = _HostSlots(limits.per_host)
-        self._clients: dict[bool, httpx.Client] = {}
+        self._clients: dict[tuple[bool, bool], httpx.Client] = {}
         self._lock = threading.Lock()
 
     def fetch(
@@ -123,12 +131,20 @@ class Fetcher:
         etag: str | None = None,
         last_modified: str | None = None,
         verify_tls: bool = True,
+        policy: LinkPolicy | None = None,
     ) -> FetchResult:
-        """fetch_feed() through the shared pool, never exceeding `per_host` requests per host."""
+        """fetch_feed() through the shared pool, never exceeding `per_host` requests per host.
+
+        With a `policy` (a URL from feed content) a local path is refused, and the fetch uses a
+        client that keeps no idle connections: every connection it uses is one it opened and
+        checked itself, never one opened for another feed under other rules.
+        """
+        if policy is not None and (reason := policy.refusal(url)):
+            raise FetchError("refused", reason)
         if _is_local(url):
             return _fetch_file(url, last_modified=last_modified, limits=self.limits)
-        client = self._client(verify_tls)
-        return _fetch_http(url, etag, last_modified, self.limits, client, self._slots)
+        client = self._client(verify_tls, guarded=policy is not None)
+        return _fetch_http(url, etag, last_modified, self.limits, client, self._slots, policy)
 
     def fetch_many(
         self, jobs: Iterable[FetchJob[K]]
@@ -191,16 +207,17 @@ class Fetcher:
     ) -> None:
         self.close()
 
-    def _client(self, verify: bool) -> httpx.Client:
+    def _client(self, verify: bool, *, guarded: bool = False) -> httpx.Client:
         with self._lock:
-            if verify not in self._clients:
-                self._clients[verify] = _new_client(self.limits, verify=verify)
-            return self._clients[verify]
+            if (verify, guarded) not in self._clients:
+                self._clients[verify, guarded] = _new_client(self.limits, verify=verify, keep_alive=not guarded)
+            return self._clients[verify, guarded]
 
     def _outcome(self, job: FetchJob[Any]) -> FetchResult | FetchError:
         try:
             return self.fetch(
-                job.url, etag=job.etag, last_modified=job.last_modified, verify_tls=job.verify_tls
+                job.url, etag=job.etag, last_modified=job.last_modified, verify_tls=job.verify_tls,
+                policy=job.policy,
             )
         except FetchError as exc:
             return exc
@@ -219,9 +236,10 @@ def _fetch_http(
     limits: FetchLimits,
     client: httpx.Client,
     slots: _HostSlots,
+    policy: LinkPolicy | None = None,
 ) -> FetchResult:
     """Follow redirects ourselves so every hop is checked (scheme, loop, count, per-host
-    slot) and all hops share one deadline."""
+    slot, and the policy's address rule on each connection) and all hops share one deadline."""
     current = _parse_url(url)
     deadline = _Deadline(limits)
     headers = _request_headers(etag, last_modified)
@@ -231,7 +249,7 @@ def _fetch_http(
         for _ in range(limits.max_redirects + 1):
             with slots.hold(_host_key(current), timeout=deadline.remaining()):
                 deadline.start()  # waiting for the first slot is queueing, not fetching
-                with deadline.bound(), client.stream(
+                with deadline.bound(), _guarded(policy), client.stream(
                     "GET", current, headers=headers, timeout=deadline.timeouts()
                 ) as response:
                     location = _redirect_location(response)
@@ -647,6 +665,29 @@ class _Deadline:
             _current.end = previous
 
 
+@contextmanager
+def _guarded(policy: LinkPolicy | None) -> Iterator[None]:
+    """Make every connection this thread opens pass `policy`'s address rule (_DeadlineBackend)."""
+    previous = getattr(_current, "policy", None)
+    _current.policy = policy
+    try:
+        yield
+    finally:
+        _current.policy = previous
+
+
+def _check_peer(host: str, port: int, stream: httpcore.NetworkStream) -> None:
+    policy: LinkPolicy | None = getattr(_current, "policy", None)
+    if policy is None:
+        return
+    peer = stream.get_extra_info("server_addr")
+    address = str(peer[0]) if isinstance(peer, tuple) and peer else ""
+    reason = policy.address_refusal(host, port, address) if address else f"no peer address for {host}"
+    if reason is not None:
+        stream.close()
+        raise FetchError("refused", reason)
+
+
 def _clamp(timeout: float | None, error: type[Exception]) -> float | None:
     end = getattr(_current, "end", None)
     if end is None:
@@ -698,7 +739,11 @@ class _DeadlineBackend(httpcore.NetworkBackend):
         socket_options: Iterable[Any] | None = None,
     ) -> httpcore.NetworkStream:
         timeout = _clamp(timeout, httpcore.ConnectTimeout)
+        policy: LinkPolicy | None = getattr(_current, "policy", None)
+        if policy is not None and (reason := policy.resolved_refusal(host, port)):
+            raise FetchError("refused", reason)  # before a single packet goes there
         stream = self._inner.connect_tcp(host, port, timeout, local_address, socket_options)
+        _check_peer(host, port, stream)  # what we actually reached: DNS may have answered differently
         return _DeadlineStream(stream)
 
     def connect_unix_socket(
@@ -711,10 +756,11 @@ class _DeadlineBackend(httpcore.NetworkBackend):
         self._inner.sleep(seconds)
 
 
-def _new_client(limits: FetchLimits, *, verify: bool) -> httpx.Client:
+def _new_client(limits: FetchLimits, *, verify: bool, keep_alive: bool = True) -> httpx.Client:
     # No pool ceiling: the worker count and per-host slots already bound concurrency, and a
     # pool wait would be one more place for a fetch to stall.
-    pool_limits = httpx.Limits(max_connections=None, max_keepalive_connections=2 * limits.workers)
+    idle = 2 * limits.workers if keep_alive else 0
+    pool_limits = httpx.Limits(max_connections=None, max_keepalive_connections=idle)
     transport = httpx.HTTPTransport(verify=verify, limits=pool_limits)
     _install_deadline_backend(transport)
     return httpx.Client(transport=transport, follow_redirects=False, trust_env=False)

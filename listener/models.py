@@ -57,6 +57,7 @@ class FetchLimits:
     max_redirects: int = 5
     workers: int = 8
     per_host: int = 2
+    parse_timeout: float = 10.0  # seconds of CPU to parse one body (issue 14.4)
 
 
 @dataclass(frozen=True)
@@ -65,6 +66,7 @@ class CommentLimits:
 
     max_post_age_days: int = 14
     max_feeds_per_cycle: int = 50
+    allow_hosts: tuple[str, ...] = ()  # more hosts comment feeds may live on (RELIABILITY A14)
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ import tempfile
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from xml.parsers import expat
 
 from listener.errors import ListenerError
 from listener.models import Config, FeedSpec
@@ -21,6 +22,30 @@ def render(feeds: Sequence[FeedSpec], *, title: str = "listener feeds") -> str:
         ET.SubElement(body, "outline", type="rss", text=feed.name, title=feed.name, xmlUrl=feed.url)
     ET.indent(root)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+
+
+class _Refused(Exception):
+    pass
+
+
+def _refuse(*args: object) -> None:
+    raise _Refused()
+
+
+def _refuse_dtd(data: bytes) -> None:
+    """Refuse any DTD or entity declaration, whatever the encoding (expat decodes UTF-16 itself;
+    a byte search for b"<!ENTITY" misses it, and ElementTree would expand the entity)."""
+    if b"<!DOCTYPE" in data[:4096].upper() or b"<!ENTITY" in data.upper():
+        raise ListenerError("OPML file declares a DTD or entities; refusing it")
+    checker = expat.ParserCreate()
+    checker.StartDoctypeDeclHandler = _refuse
+    checker.EntityDeclHandler = _refuse
+    try:
+        checker.Parse(data, True)
+    except _Refused:
+        raise ListenerError("OPML file declares a DTD or entities; refusing it") from None
+    except expat.ExpatError:
+        pass  # not well-formed: ElementTree says so below
 
 
 @dataclass(frozen=True)
@@ -56,8 +81,7 @@ def _shown(value: str, limit: int = 120) -> str:
 def read(data: bytes) -> tuple[list[tuple[str, str]], list[Skipped]]:
     """(name, url) of every outline with an http(s) xmlUrl, nested folders included, and the outlines
     skipped with the reason. A folder (an outline holding outlines) is structure, not skipped. DTDs are refused."""
-    if b"<!DOCTYPE" in data[:4096].upper() or b"<!ENTITY" in data.upper():
-        raise ListenerError("OPML file declares a DTD or entities; refusing it")
+    _refuse_dtd(data)
     try:
         root = ET.fromstring(data)
     except ET.ParseError as exc:

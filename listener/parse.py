@@ -37,6 +37,7 @@ from urllib.parse import urljoin, urlsplit
 import feedparser
 from feedparser.encodings import convert_to_utf8
 
+from listener.budget import OutOfTime, cpu_budget
 from listener.errors import ParseError
 from listener.models import Item, ParsedFeed
 from listener.text import INVISIBLE as _INVISIBLE
@@ -52,6 +53,7 @@ KEY_LIMIT = 1024
 RAW_DATE_LIMIT = 64
 URL_LIMIT = 8192
 MESSAGE_LIMIT = 200
+PARSE_BUDGET = 10.0  # seconds of CPU per feed body (issue 14.4)
 MAX_BODY_BYTES = 32 * 1024 * 1024  # a safety net behind fetch's 15 MiB cap, for local files
 MAX_COUNT = 2**31 - 1  # comment counts beyond this are garbage (and would overflow SQLite)
 MAX_TTL_MINUTES = 366 * 24 * 60
@@ -170,6 +172,8 @@ def html_to_text(html_text: str | None) -> str:
     text = _markup_to_text(html_text)
     if "<" in text and _RESIDUAL_HTML.search(text):
         text = _markup_to_text(text)
+        if _RESIDUAL_HTML.search(text):  # e.g. after an unclosed "<!--", HTMLParser hands back the rest raw
+            text = _TAG_FALLBACK.sub(" ", _SKIP_FALLBACK.sub(" ", text))  # no unescape: no new tags
     return _fold(text)
 
 
@@ -664,11 +668,14 @@ def _utc_now(now: dt.datetime | None) -> dt.datetime:
 # --- the entry point ----------------------------------------------------------------------------
 
 def parse_feed(body: bytes, *, url: str, headers: Mapping[str, str] | None = None,
-               max_items: int = 500, now: dt.datetime | None = None) -> ParsedFeed:
+               max_items: int = 500, now: dt.datetime | None = None,
+               budget: float | None = PARSE_BUDGET) -> ParsedFeed:
     """Parse one fetched body into a ParsedFeed; raises ParseError when it is not a usable feed.
 
     `url` is the feed's final URL (or local path): relative links resolve against it.
     `headers` are the response headers (any case). `now` bounds future dates (default: now).
+    `budget`: seconds of CPU the parse may use (in a process's main thread), else
+    ParseError("parse_timeout"): malformed markup can make feedparser superlinear.
 
         >>> parse_feed(b"<rss version='2.0'><channel><item><title>Hi</title></item></channel></rss>",
         ...            url="https://example.com/feed").items[0].title
@@ -676,6 +683,15 @@ def parse_feed(body: bytes, *, url: str, headers: Mapping[str, str] | None = Non
     """
     if max_items < 0:
         raise ValueError("max_items must be >= 0")
+    try:
+        with cpu_budget(budget):
+            return _parse_feed(body, url=url, headers=headers, max_items=max_items, now=now)
+    except OutOfTime:
+        raise ParseError("parse_timeout", f"parsing took more than {budget:g} s of CPU: malformed markup?") from None
+
+
+def _parse_feed(body: bytes, *, url: str, headers: Mapping[str, str] | None, max_items: int,
+                now: dt.datetime | None) -> ParsedFeed:
     lower_headers = {str(k).lower(): str(v) for k, v in (headers or {}).items()}
     base = _base_url(url)
     data = _prepare(body, lower_headers)

@@ -20,6 +20,7 @@ from listener.fetch import Fetcher, FetchJob
 from listener.lock import hold_lock
 from listener.match import compile_watchlist
 from listener.models import Config, FetchResult, ItemPlacement, ScoredItem
+from listener.netpolicy import LinkPolicy, local_path
 from listener.pipeline.alerts import AlertRunSummary, alert_after_cycle, feed_states
 from listener.pipeline.conversations import StoredThreads
 from listener.pipeline.workers import ParsePool, ProcessedFeed
@@ -109,7 +110,8 @@ class PollCycle:
     def run(self, feeds: Sequence[store.FeedRow]) -> list[FeedOutcome]:
         """Fetch, process and store `feeds`; one feed's failure never stops the others."""
         by_id = {feed.id: feed for feed in feeds}
-        jobs = [FetchJob(feed.id, feed.url, feed.etag, feed.last_modified, self._verify_tls(feed)) for feed in feeds]
+        jobs = [FetchJob(feed.id, feed.url, feed.etag, feed.last_modified, self._verify_tls(feed),
+                         self._link_policy(feed)) for feed in feeds]
         pending: list[tuple[store.FeedRow, FetchResult, Future]] = []
         outcomes = []
         self.many_feeds = len(feeds) >= WORKERS_FROM_FEEDS
@@ -134,7 +136,8 @@ class PollCycle:
         return self.pool.submit(
             body, url=result.url, headers=result.headers,
             known=store.known_hashes(self.db, feed.id), watchlist=self.watchlist,
-            match_all=feed.match_all, score_all=feed.kind == "comments" or self.follows_comments(feed))
+            match_all=feed.match_all, score_all=feed.kind == "comments" or self.follows_comments(feed),
+            parse_budget=self.config.fetch.parse_timeout)
 
     def _drain(self, pending, outcomes, *, block: bool):
         still = []
@@ -158,6 +161,13 @@ class PollCycle:
         name = feed.name if feed.kind == "feed" else feed.parent_name
         return self.verify_tls.get(name or "", True)
 
+    def _link_policy(self, feed: store.FeedRow) -> LinkPolicy | None:
+        """A comment feed's URL came from feed content: the fetcher checks every hop (RELIABILITY A14)."""
+        if feed.kind != "comments":
+            return None
+        return LinkPolicy.for_feed(feed.parent_url or "", post_urls=[feed.thread_url],
+                                   allow_hosts=self.config.comments.allow_hosts)
+
     def follows_comments(self, feed: store.FeedRow) -> bool:
         return feed.kind == "feed" and feed.name in self.comment_feeds_of
 
@@ -179,7 +189,9 @@ class PollCycle:
             disabled = (not gone and feed.kind == "feed"
                         and store.disable_failing_feed(self.db, feed.id, failing_since=now - DISABLE_AFTER))
         except Exception as exc:  # noqa: BLE001 - the error row is best effort; the cycle goes on
-            log.error("could not record the error of %s: %s", feed.name, exc, exc_info=log.isEnabledFor(logging.DEBUG))
+            # A store failure (a full disk) is summed up in one line at the end of the poll (issue 14.7).
+            log.log(logging.WARNING if kind == "store" else logging.ERROR, "could not record the error of %s: %s",
+                    feed.name, exc, exc_info=log.isEnabledFor(logging.DEBUG))
         log.warning("%s: %s: %s", feed.name, kind, message)
         if gone:
             log.warning("%s: the server says it is gone for good (410): no longer polled", feed.name)
@@ -272,6 +284,20 @@ class PollCycle:
 
     # --- comment feeds ------------------------------------------------------------------------
 
+    def _may_follow(self, parent: store.FeedRow, url: str, post_url: str | None) -> bool:
+        """A post's comment feed, unless it is the feed itself (its posts would be stored twice)
+        or the link policy refuses it (RELIABILITY A14: the URL came from the feed's content)."""
+        own = local_path(parent.url)
+        if (own is not None and local_path(url) == own) or canonical_url(url) == canonical_url(parent.url):
+            log.debug("%s: a post names the feed itself as its comment feed: not followed", parent.name)
+            return False
+        policy = LinkPolicy.for_feed(parent.url, post_urls=[post_url],
+                                     allow_hosts=self.config.comments.allow_hosts)
+        if (reason := policy.refusal(url)) is not None:
+            log.warning("%s: not following the comment feed %s: %s", parent.name, url[:200], reason)
+            return False
+        return True
+
     def comment_feeds_due(self, parents: Sequence[store.FeedRow], *, force: bool) -> list[store.FeedRow]:
         """The comment feeds worth fetching now: recent posts whose comment count moved, or that are due.
 
@@ -294,6 +320,8 @@ class PollCycle:
                 if len(chosen) >= limits.max_feeds_per_cycle:
                     break
                 if status == "gone" or feed_id in chosen:  # one post in two feeds: fetch its comments once
+                    continue
+                if not self._may_follow(by_parent[post.parent_id], post.comments_url, post.url):
                     continue
                 if feed_id is not None:
                     due = force or post.next_poll_at is None or post.next_poll_at <= store.iso(now)

@@ -3,17 +3,23 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import multiprocessing
 import os
+import threading
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 
+from listener import lifeline
+from listener.errors import ParseError
 from listener.match import Watchlist, match_text
 from listener.models import Item, ParsedFeed, ScoredItem
-from listener.parse import parse_feed
+from listener.parse import PARSE_BUDGET, parse_feed
 from listener.sentiment import score, scoring_text
 from listener.threads import is_reply
+
+log = logging.getLogger(__name__)
 
 
 def content_hash(item: Item) -> str:
@@ -30,9 +36,10 @@ class ProcessedFeed:
 
 
 def process_body(body: bytes, *, url: str, headers: dict[str, str], known: dict[str, str],
-                 watchlist: Watchlist, match_all: bool, score_all: bool) -> ProcessedFeed:
+                 watchlist: Watchlist, match_all: bool, score_all: bool,
+                 parse_budget: float | None = PARSE_BUDGET) -> ProcessedFeed:
     """Parse, match and score one feed body. Items whose stored copy is identical are skipped unscored."""
-    parsed = parse_feed(body, url=url, headers=headers)
+    parsed = parse_feed(body, url=url, headers=headers, budget=parse_budget)
     changed = []
     for item in parsed.items:
         digest = content_hash(item)
@@ -51,8 +58,11 @@ def _warm_up() -> None:
     score("warm up")
 
 
-def _worker_init() -> None:
-    """Defence in depth for hostile feeds that get past the parser's own checks (RELIABILITY B3)."""
+def _worker_init(listener_pid: int | None = None) -> None:
+    """Defence in depth for hostile feeds that get past the parser's own checks (RELIABILITY B3),
+    and no worker outlives the listener process that started it (issue 14.5)."""
+    if listener_pid is not None:
+        lifeline.die_with(listener_pid)
     try:
         import resource
         limit = 2 * 1024 ** 3
@@ -67,19 +77,28 @@ class ParsePool:
     A cycle with few feeds parses in-process: starting workers (~0.3 s) costs more than it saves.
     A larger cycle starts them at its first body to parse, so their start-up overlaps the fetches
     still running, and a cycle of 304s never starts them.
+
+    A worker that dies (RLIMIT_AS, the OOM killer, a kill) breaks the whole executor and fails
+    every job in flight. The pool is replaced and those jobs run once more in the new one, so
+    the feeds that happened to be parsed beside the culprit are not recorded as failing; a job
+    that breaks the pool twice is the culprit, and fails with ParseError("worker_died").
     """
 
     def __init__(self, workers: int | None = None) -> None:
         self.workers = workers or os.cpu_count() or 2
         self._pool: ProcessPoolExecutor | None = None
+        self._lock = threading.RLock()
+        self.replaced = 0  # broken executors replaced so far (for tests and logs)
 
     def start(self) -> None:
-        if self._pool is None and self.workers > 1:
-            context = multiprocessing.get_context("forkserver")
-            context.set_forkserver_preload(["listener.pipeline.workers"])
-            self._pool = ProcessPoolExecutor(self.workers, mp_context=context, initializer=_worker_init)
-            for _ in range(self.workers):
-                self._pool.submit(_warm_up)
+        with self._lock:
+            if self._pool is None and self.workers > 1:
+                context = multiprocessing.get_context("forkserver")
+                context.set_forkserver_preload(["listener.pipeline.workers"])
+                self._pool = ProcessPoolExecutor(self.workers, mp_context=context, initializer=_worker_init,
+                                                 initargs=(os.getpid(),))
+                for _ in range(self.workers):
+                    self._pool.submit(_warm_up)
 
     def submit(self, body: bytes, **kwargs) -> Future:
         if self._pool is None:
@@ -89,21 +108,60 @@ class ParsePool:
             except Exception as exc:  # noqa: BLE001 - delivered to the caller like a worker's error
                 future.set_exception(exc)
             return future
-        try:
-            return self._pool.submit(process_body, body, **kwargs)
-        except BrokenProcessPool:  # a worker died (RLIMIT_AS, OOM killer): start afresh
-            self.close()
+        outer: Future = Future()
+        self._run(outer, body, kwargs, retries=1)
+        return outer
+
+    def _run(self, outer: Future, body: bytes, kwargs: dict, *, retries: int) -> None:
+        """Submit to the current executor; relay its result to `outer`, retrying once if it breaks."""
+        with self._lock:
+            executor = self._pool
+            if executor is None:  # closed meanwhile
+                outer.set_exception(ParseError("worker_died", "the parse workers were stopped"))
+                return
+            try:
+                inner = executor.submit(process_body, body, **kwargs)
+            except BrokenProcessPool:
+                self._replace(executor)
+                self._run(outer, body, kwargs, retries=retries)
+                return
+
+        def relay(done: Future) -> None:
+            if done.cancelled():  # close() while in flight
+                outer.cancel()
+                return
+            error = done.exception()
+            if error is None:
+                outer.set_result(done.result())
+            elif not isinstance(error, BrokenProcessPool):
+                outer.set_exception(error)
+            elif retries > 0:
+                self._replace(executor)
+                self._run(outer, body, kwargs, retries=retries - 1)
+            else:
+                outer.set_exception(ParseError("worker_died", f"a parse worker died on this feed twice ({error})"))
+
+        inner.add_done_callback(relay)
+
+    def _replace(self, broken: ProcessPoolExecutor) -> None:
+        """Swap a broken executor for a fresh one, once however many of its jobs report it."""
+        with self._lock:
+            if self._pool is not broken:
+                return
+            log.warning("a parse worker died: starting new workers and retrying the feeds in flight")
+            broken.shutdown(wait=False, cancel_futures=True)  # may run on its own manager thread: never wait
+            self._pool = None
+            self.replaced += 1
             self.start()
-            return self.submit(body, **kwargs)
 
     def close(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
-            self._pool = None
+        with self._lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
 
     def __enter__(self) -> ParsePool:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-

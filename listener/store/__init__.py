@@ -18,7 +18,7 @@ from pathlib import Path
 
 import sqlite_utils
 
-from listener.errors import StoreError, UsageError
+from listener.errors import ListenerError, StoreError, UsageError
 from listener.store.base import BUSY_TIMEOUT_MS, utcnow, write
 from listener.store.feeds import (
     MAX_ERRORS_KEPT,
@@ -120,22 +120,67 @@ def checkpoint(db: sqlite_utils.Database) -> tuple[int, int, int]:
 
 
 def backup(db: sqlite_utils.Database, target: str | Path) -> Path:
-    """A consistent copy made while others keep writing (SQLite's online backup), written to a
-    temporary file and renamed, so a half-made backup never stands where a good one should."""
+    """A consistent copy made while others keep writing (SQLite's online backup).
+
+    It is written to a temporary file beside TARGET, passes `PRAGMA integrity_check` there and
+    only then is renamed over TARGET: a half-made or corrupt copy (the online backup copies a
+    damaged page as it is) never replaces a good backup. A failed check raises ListenerError.
+    """
     target = Path(target)
     partial = target.with_name(f".{target.name}.partial")
     partial.unlink(missing_ok=True)
-    copy = sqlite3.connect(str(partial))
     try:
-        db.conn.backup(copy, pages=1024)
-        copy.execute("PRAGMA journal_mode = DELETE")
+        copy = sqlite3.connect(str(partial))
+        try:
+            db.conn.backup(copy, pages=1024)
+            copy.execute("PRAGMA journal_mode = DELETE")
+            status = _integrity(copy)
+        finally:
+            copy.close()
+        if status != "ok":
+            raise ListenerError(f"the copy of {_db_path(db)} fails its integrity check ({status}):"
+                                f" {target} was left as it was")
+        with open(partial, "rb+") as written:
+            os.fsync(written.fileno())
+        os.replace(partial, target)
     finally:
-        copy.close()
-    os.replace(partial, target)
+        partial.unlink(missing_ok=True)
+    _fsync_dir(target.parent)
     return target
 
 
-def quick_check(db: sqlite_utils.Database) -> str:
-    """'ok', or SQLite's first complaint about the file."""
-    return db.execute("PRAGMA quick_check").fetchone()[0]
+def _fsync_dir(directory: Path) -> None:
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
+
+def _db_path(db: sqlite_utils.Database) -> str:
+    row = db.execute("PRAGMA database_list").fetchone()
+    return row[2] if row and row[2] else ":memory:"
+
+
+def _integrity(conn: sqlite3.Connection) -> str:
+    """'ok', or SQLite's first complaint; a page too damaged to read is a complaint, not a crash."""
+    try:
+        rows = conn.execute("PRAGMA integrity_check(20)").fetchall()
+    except sqlite3.DatabaseError as exc:
+        return str(exc)
+    return "; ".join(row[0].replace("\n", " ") for row in rows)
+
+
+def quick_check(db: sqlite_utils.Database) -> str:
+    """'ok', or SQLite's first complaints about the file (the daemon's start-up check, `backup`).
+
+    This is `integrity_check`, not `quick_check`: quick_check does not compare indexes with their
+    tables, so an index page with its cells out of order passes it. The cost is linear-ish:
+    about 2 s for 300k items on 2 cores, once per daemon start.
+    """
+    return _integrity(db.conn)

@@ -32,7 +32,9 @@ class FeedRow:
     consecutive_errors: int
     status: str | None
     next_poll_at: str | None
-    parent_name: str | None = None  # a comment feed's configured feed
+    parent_name: str | None = None  # a comment feed's configured feed, its URL, and its post's URL
+    parent_url: str | None = None
+    thread_url: str | None = None
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> FeedRow:
@@ -42,6 +44,7 @@ class FeedRow:
             parent_id=row["parent_id"], thread_id=row["thread_id"],
             consecutive_errors=row["consecutive_errors"] or 0, status=row["status"],
             next_poll_at=row["next_poll_at"], parent_name=row.get("parent_name"),
+            parent_url=row.get("parent_url"), thread_url=row.get("thread_url"),
         )
 
 
@@ -73,7 +76,7 @@ def sync_feeds(db: sqlite_utils.Database, specs: Sequence[FeedSpec]) -> None:
 
 def feed_rows(db: sqlite_utils.Database, where: str = "1", params: Sequence[Any] = ()) -> list[FeedRow]:
     """Feeds matching `where` (always our own literal, over the `feeds` columns), with their parent's name."""
-    sql = ("SELECT * FROM (SELECT feeds.*, parent.name AS parent_name FROM feeds"
+    sql = ("SELECT * FROM (SELECT feeds.*, parent.name AS parent_name, parent.url AS parent_url FROM feeds"
            " LEFT JOIN feeds AS parent ON parent.id = feeds.parent_id)"
            f" WHERE {where} ORDER BY id")
     return [FeedRow.from_row(row) for row in db.query(sql, params)]

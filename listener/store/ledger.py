@@ -12,6 +12,7 @@ from typing import Any
 
 import sqlite_utils
 
+from listener import lifeline
 from listener.store.base import MAX_ERROR_CHARS, write
 from listener.times import iso, parse_iso
 
@@ -52,12 +53,13 @@ def claim_digest(db: sqlite_utils.Database, day: dt.date, recipients: Sequence[s
     """Mark `sending` the recipients this run should send to, in one write transaction.
 
     Left alone: `sent` and `failed_permanent` (unless `force`), and `sending` rows younger than
-    `in_flight_for` (another run is at it). A `pending` row, or a `sending` row older than that (a
-    run that died around the SMTP call), is sent again with its stored Message-ID, so a duplicate
-    is recognisable. `message_id(resend)` makes the id: resend 0 for a first send, n > 0 for the
+    `in_flight_for` whose owner process still runs (another run is at it). A `pending` row, or a
+    `sending` row older than that or whose owner died (a run killed around the SMTP call), is sent
+    again with its stored Message-ID, so a duplicate is recognisable. `message_id(resend)` makes
+    the id: resend 0 for a first send, n > 0 for the
     n-th forced resend. Concurrent runs serialise on BEGIN IMMEDIATE: one claims, the other sees it.
     """
-    stamp, key = iso(now), day.isoformat()
+    stamp, key, owner = iso(now), day.isoformat(), lifeline.process_token()
     due: dict[str, str] = {}
     already, permanent, flying = [], [], []
     with write(db):
@@ -75,7 +77,7 @@ def claim_digest(db: sqlite_utils.Database, day: dt.date, recipients: Sequence[s
             if row is not None and status == "sending" and not force:
                 claimed_at = parse_iso(row["updated_at"])
                 assert claimed_at is not None  # every write to the ledger stamps updated_at
-                if claimed_at > now - in_flight_for:
+                if claimed_at > now - in_flight_for and not lifeline.owner_is_dead(row.get("owner")):
                     flying.append(recipient)
                     continue
             if status in ("sent", "failed_permanent") or not row or not row["message_id"]:
@@ -84,11 +86,11 @@ def claim_digest(db: sqlite_utils.Database, day: dt.date, recipients: Sequence[s
                 mid = row["message_id"]
             due[recipient] = mid
             db.execute(
-                "INSERT INTO digests (day, recipient, status, message_id, attempts, updated_at)"
-                " VALUES (?, ?, 'sending', ?, 1, ?)"
+                "INSERT INTO digests (day, recipient, status, message_id, attempts, updated_at, owner)"
+                " VALUES (?, ?, 'sending', ?, 1, ?, ?)"
                 " ON CONFLICT(day, recipient) DO UPDATE SET status = 'sending', message_id = excluded.message_id,"
-                " attempts = digests.attempts + 1, updated_at = excluded.updated_at",
-                [key, recipient, mid, stamp])
+                " attempts = digests.attempts + 1, updated_at = excluded.updated_at, owner = excluded.owner",
+                [key, recipient, mid, stamp, owner])
     return DigestClaim(due, already, permanent, flying)
 
 

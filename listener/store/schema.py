@@ -106,6 +106,11 @@ def _m006_alerts(db: sqlite_utils.Database) -> None:
     create_alert_tables(db)
 
 
+def _m007_digest_owner(db: sqlite_utils.Database) -> None:
+    """Which process claimed a `sending` row, so a claim whose process died is taken over at once."""
+    db.table("digests").add_column("owner", str)
+
+
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _m001_initial,
     _m002_thread_indexes,
@@ -113,6 +118,7 @@ MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _m004_report_indexes,
     _m005_ack_covers,
     _m006_alerts,
+    _m007_digest_owner,
 ]
 
 # Recorded names of listener 0.1, which numbered its migrations 1, 2, 5, 6, 7.
