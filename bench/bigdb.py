@@ -136,6 +136,7 @@ def _insert_blogs(conn: sqlite3.Connection, now: dt.datetime) -> list[int]:
             " VALUES (?, ?, ?, ?, 'feed', 0, ?, ?, 'ok', 200, 0, ?, ?, ?, ?, 1, ?)",
             [f"feed:blog{blog}", f"blog{blog}", url, url, f"Blog {blog}", f"https://blog{blog}.example/",
              stamp, stamp, _iso(now + dt.timedelta(minutes=15)), stamp, _iso(now - dt.timedelta(days=HISTORY_DAYS))])
+        assert cursor.lastrowid is not None  # set by the INSERT just run
         ids.append(cursor.lastrowid)
     return ids
 

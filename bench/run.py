@@ -214,8 +214,10 @@ def main() -> int:
                 results.server = server.kind
                 log(f"bench: serving with {server.kind} at {', '.join(server.bases)}")
                 poll_repeats(settings, results, the_farm, spread(the_farm, server.bases), scratch, r2e)
+            report.write(results, settings.results)  # each phase's figures survive a later interruption
         if settings.big_feeds:
             big_poll(settings, results, scratch)
+            report.write(results, settings.results)
         if settings.db_items:
             read_commands(settings, results, scratch)
         report.write(results, settings.results)
