@@ -51,7 +51,7 @@ NEUTRAL = (
 MENTIONS = (
     f"We moved our notes to {COMPANY} Cloud this month.",
     f"Has anyone else tried {COMPANY} for team wikis?",
-    f"I asked @brightmosshelp about the outage this morning.",
+    "I asked @brightmosshelp about the outage this morning.",
     f"{COMPANY} pushed an update to the mobile app.",
 )
 TOPICS = ("Weekly notes", "Release day", "Garden diary", "Travel log", "Kitchen experiments",

@@ -152,7 +152,7 @@ def render(results: Results) -> str:
         f"- date: {results.started:%Y-%m-%d %H:%M} UTC",
         f"- machine: {machine()}",
         f"- command: `{results.command}`",
-        f"- settings: " + ", ".join(f"{k}={v}" for k, v in results.settings.items()),
+        "- settings: " + ", ".join(f"{k}={v}" for k, v in results.settings.items()),
         f"- farm server: {results.server}",
         f"- {results.feeds:,} WordPress-like feeds x 20 items; {results.repeats} interleaved repeats; "
         f"load average {results.load_before} before, {load_average()} after (other work on the machine "
