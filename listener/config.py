@@ -22,6 +22,7 @@ from listener.models import (
     DigestSpec,
     FeedSpec,
     FetchLimits,
+    Scorer,
     SmtpSpec,
     WatchSpec,
 )
@@ -33,7 +34,7 @@ DEFAULT_PATH = "feeds.yaml"
 
 TOP_KEYS = {
     "database", "reports_dir", "timezone", "watch", "staff", "feeds", "schedule",
-    "thresholds", "digest", "fetch", "comments", "retention_days", "alerts",
+    "thresholds", "digest", "fetch", "comments", "retention_days", "alerts", "sentiment",
 }
 
 
@@ -211,7 +212,15 @@ class _Reader:
             comments=self.comment_limits(top.get("comments")),
             retention_days=self.integer(top.get("retention_days"), "retention_days", 180, low=1, high=100_000),
             alerts=parse_alerts(top["alerts"], str(self.path), timezone=timezone) if "alerts" in top else None,
+            scorer=self.scorer(top.get("sentiment")),
         )
+
+    def scorer(self, value: Any) -> Scorer:
+        raw = self.mapping(value, "sentiment", {"scorer"})
+        scorer = raw.get("scorer", "service")
+        if scorer not in ("service", "vader"):
+            raise self.fail("sentiment.scorer", f"expected service (listener's verdict) or vader (VADER alone), got {scorer!r}")
+        return scorer
 
     def clock(self, value: Any, key: str) -> dt.time:
         if value is None:

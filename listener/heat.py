@@ -56,6 +56,7 @@ class Mention:
     first_seen: dt.datetime  # aware
     compound: float | None
     terms: tuple[str, ...] = ()
+    label: str | None = None  # the verdict: negative (a complaint counts), neutral, positive, unknown
 
 
 @dataclass(frozen=True)

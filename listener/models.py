@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 
 @dataclass(frozen=True)
@@ -88,6 +89,7 @@ class Config:
     comments: CommentLimits = field(default_factory=CommentLimits)
     retention_days: int = 180
     alerts: AlertsSpec | None = None  # None: no alerts: key, no pushes between digests
+    scorer: Scorer = "service"  # sentiment.scorer: listener's service verdict, or plain VADER
 
 
 @dataclass(frozen=True)
@@ -160,6 +162,34 @@ class ScoredItem:
     content_hash: str
     match: Match
     sentiment: Sentiment | None
+    verdict: Verdict | None = None
+    verdict_version: str | None = None  # which scorer and model made the verdict (`listener rescore`)
+
+
+Label = Literal["negative", "neutral", "positive", "unknown"]
+Scorer = Literal["service", "vader"]
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """listener's judgement of one item; `why` lists the cues that decided it, for a person."""
+
+    sentiment: Label
+    complaint: bool
+    confidence: float
+    language: str
+    why: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Judging:
+    """What the verdict needs besides the text: the target (never sentiment) and the scorer."""
+
+    targets: tuple[str, ...] = ()  # every watched term and handle
+    staff: tuple[str, ...] = ()
+    thresholds: tuple[float, float] = (-0.05, 0.05)
+    scorer: Scorer = "service"
+    version: str = ""  # the scorer and its model's version, stored beside each verdict
 
 
 @dataclass(frozen=True)

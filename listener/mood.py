@@ -70,8 +70,10 @@ def tally(mentions: Iterable[Mention], *, timezone: str, negative: float, positi
     spelled = {name.casefold(): name for name in terms}
     days: Tallies = {}
     for mention in mentions:
+        if mention.label == "unknown":
+            continue  # a language we cannot score: a mention, but no part of the mood
         day = local_day(mention.first_seen, timezone)
-        kind = classify(mention.compound, negative=negative, positive=positive)
+        kind = mention.label or classify(mention.compound, negative=negative, positive=positive)
         scopes = days.setdefault(day, {})
         names = {spelled[t.casefold()] for t in mention.terms if isinstance(t, str) and t.casefold() in spelled}
         for scope in (OVERALL, *sorted(names)):

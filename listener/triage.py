@@ -62,7 +62,9 @@ class ThreadItem:
     published: dt.datetime
     author: str | None = None
     staff: bool = False
-    compound: float | None = None  # None: not scored
+    compound: float | None = None  # VADER's; None: not scored
+    sentiment: str | None = None  # the verdict; None: judged before verdicts existed (compound decides)
+    complaint: bool = False
     title: str = ""
     text: str = ""
     url: str | None = None
@@ -120,7 +122,27 @@ class ThreadSummary:
 
 
 def is_negative(item: ThreadItem, negative: float) -> bool:
+    """A complaint or a negative verdict; VADER's compound against the threshold for older items."""
+    if item.sentiment is not None:
+        return item.complaint or item.sentiment == "negative"
     return item.compound is not None and item.compound <= negative
+
+
+def is_positive(item: ThreadItem, positive: float) -> bool:
+    if item.sentiment is not None:
+        return item.sentiment == "positive" and not item.complaint
+    return item.compound is not None and item.compound >= positive
+
+
+def mood_of(item: ThreadItem, negative: float, positive: float) -> str | None:
+    """negative, neutral, positive or unknown, as a person reads it beside the item; None: not scored."""
+    if item.compound is None and item.sentiment is None:
+        return None
+    if is_negative(item, negative):
+        return "negative"
+    if is_positive(item, positive):
+        return "positive"
+    return "unknown" if item.sentiment == "unknown" else "neutral"
 
 
 def summarize_thread(items: Sequence[ThreadItem], acks: Sequence[dt.datetime | AckMark], *, negative: float,
@@ -129,7 +151,8 @@ def summarize_thread(items: Sequence[ThreadItem], acks: Sequence[dt.datetime | A
                      terms: Sequence[str] = ()) -> ThreadSummary:
     """Triage one thread.
 
-    Needs reply (SPEC): a negative item (compound <= `negative`) by someone who is not staff, with no
+    Needs reply (SPEC): a negative item or a complaint (the verdict; compound <= `negative` for an
+    item judged before verdicts existed) by someone who is not staff, with no
     staff item published after it and no ack made after it arrived. A staff item answers everything
     published before it; an ack covers everything that had arrived when it was made, so a negative
     comment that arrives later reopens the thread.
@@ -174,7 +197,7 @@ def _priority_parts(ordered: Sequence[ThreadItem], unanswered: Sequence[ThreadIt
                     now: dt.datetime) -> dict[str, float]:
     """The four parts of a reply priority, each from 0 to its weight (see WEIGHTS and the README)."""
     # A saturating sum: each further negative item closes part of what is left of the gap to 1.
-    calm = math.prod(1 - min(1.0, abs(i.compound or 0.0)) for i in unanswered)
+    calm = math.prod(1 - min(1.0, _negativity(i)) for i in unanswered)
     recent = sum(1 for i in ordered if now - dt.timedelta(hours=24) <= i.published <= now)
     hours = (waiting or 0.0) / 3600
     parts = {
@@ -184,6 +207,13 @@ def _priority_parts(ordered: Sequence[ThreadItem], unanswered: Sequence[ThreadIt
         "how_long": WEIGHTS["how_long"] * (1 - math.pow(0.5, hours / LONG_HALF_HOURS)),
     }
     return {name: round(value, 1) for name, value in parts.items()}
+
+
+def _negativity(item: ThreadItem) -> float:
+    """How negative an unanswered item reads, 0-1: VADER's compound, or at least 0.5 for a complaint the
+    verdict heard under polite words ("please help, 3 weeks and no reply" scores positive on VADER)."""
+    vader = max(0.0, -(item.compound or 0.0))
+    return max(vader, 0.5) if item.complaint or item.sentiment == "negative" else vader
 
 
 def _status(negatives: Sequence[ThreadItem], needs_reply: bool, last_staff: dt.datetime | None) -> str:
@@ -204,7 +234,7 @@ def heating_up(ordered: Sequence[ThreadItem], *, negative: float, now: dt.dateti
     later half's mean compound is at most `negative` and at least HEATING_DROP below the earlier
     half's, and the newest of them is less than HEATING_RECENT old.
     """
-    scored = [i for i in ordered if not i.staff and i.compound is not None]
+    scored = [i for i in ordered if not i.staff and i.compound is not None and i.sentiment != "unknown"]
     if len(scored) < HEATING_MIN_ITEMS or now - scored[-1].published > HEATING_RECENT:
         return False
     compounds = [i.compound or 0.0 for i in scored]
@@ -218,7 +248,7 @@ def _defended(ordered: Sequence[ThreadItem], complaint: ThreadItem, positive: fl
     """A fan answered: a positive item by someone else (not staff, not the complainer) after the complaint."""
     complainer = _fold_name(complaint.author or "")
     return any(
-        not i.staff and i.compound is not None and i.compound >= positive and i.published > complaint.published
+        not i.staff and is_positive(i, positive) and i.published > complaint.published
         and (not complainer or _fold_name(i.author or "") != complainer)
         for i in ordered)
 
@@ -284,9 +314,7 @@ def conversation(items: Sequence[ThreadItem], acks: Sequence[Ack], summary: Thre
                    and (last_staff is None or last_staff <= i.published) and _after_ack(i, last_ack)}
     rows: list[tuple[tuple, dict[str, Any]]] = []
     for item in items:
-        mood = None
-        if item.compound is not None:
-            mood = "negative" if item.compound <= negative else "positive" if item.compound >= positive else "neutral"
+        mood = mood_of(item, negative, positive)
         rows.append(((item.published, item.id, 0), {
             "at": item.published, "kind": "item", "id": item.id, "author": item.author, "staff": item.staff,
             "compound": item.compound, "mood": mood, "title": item.title, "text": item.text, "url": item.url,

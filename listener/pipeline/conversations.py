@@ -57,7 +57,8 @@ def _thread_item(row: dict, staff: frozenset[str], root_row: dict | None) -> Thr
     return ThreadItem(
         id=row["id"], published=stored_moment(row["published"] or row["first_seen"]), author=row["author"],
         staff=is_staff(row["author"], staff),
-        compound=row["compound"], title=row["title"] or "", text=row["content"] or "", url=row["url"],
+        compound=row["compound"], sentiment=row.get("sentiment"), complaint=bool(row.get("complaint")),
+        title=row["title"] or "", text=row["content"] or "", url=row["url"],
         arrived=parse_iso(row["first_seen"]), thread_id=row["thread_id"], feed=row["feed"],
         root=row is root_row,
     )

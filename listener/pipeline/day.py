@@ -31,7 +31,9 @@ def _mood_mentions(rows: Sequence[dict]) -> list[mood.Mention]:
             first_seen = parse_iso(row["first_seen"])
             if first_seen is None:  # cannot be: the query reads a range of first_seen
                 raise ValueError("no first_seen")
-            mentions.append(mood.Mention(first_seen, row["compound"], tuple(t for t in terms if isinstance(t, str))))
+            label = "negative" if row.get("complaint") else row.get("sentiment")
+            mentions.append(mood.Mention(first_seen, row["compound"], tuple(t for t in terms if isinstance(t, str)),
+                                         label))
         except (TypeError, ValueError, AttributeError):
             log.warning("a mention with unreadable data (first_seen %r) is left out of the mood", row.get("first_seen"))
     return mentions

@@ -19,7 +19,7 @@ from listener.errors import FetchError, ListenerError, ParseError, UsageError
 from listener.fetch import Fetcher, FetchJob
 from listener.lock import hold_lock
 from listener.match import compile_watchlist
-from listener.models import Config, FetchResult, ItemPlacement, ScoredItem
+from listener.models import Config, FetchResult, ItemPlacement, Judging, ScoredItem
 from listener.netpolicy import LinkPolicy, local_path
 from listener.pipeline.alerts import AlertRunSummary, alert_after_cycle, feed_states
 from listener.pipeline.conversations import StoredThreads
@@ -34,6 +34,7 @@ from listener.schedule import (
 from listener.text import canonical_url, human_duration
 from listener.threads import ThreadRef, assign_threads
 from listener.triage import is_staff, staff_set
+from listener.verdict import verdict_version
 
 log = logging.getLogger(__name__)
 
@@ -99,6 +100,7 @@ class PollCycle:
         self.fetcher = fetcher
         self.pool = pool
         self.watchlist = compile_watchlist(config.watch)
+        self.judging = judging_for(config)
         self.staff = staff_set(config.staff_authors)
         self.intervals = {spec.name: spec.every or config.poll_every for spec in config.feeds}
         self.comment_feeds_of = {spec.name for spec in config.feeds if spec.comments}
@@ -137,7 +139,7 @@ class PollCycle:
             body, url=result.url, headers=result.headers,
             known=store.known_hashes(self.db, feed.id), watchlist=self.watchlist,
             match_all=feed.match_all, score_all=feed.kind == "comments" or self.follows_comments(feed),
-            parse_budget=self.config.fetch.parse_timeout)
+            parse_budget=self.config.fetch.parse_timeout, judging=self.judging)
 
     def _drain(self, pending, outcomes, *, block: bool):
         still = []
@@ -342,6 +344,13 @@ class PollCycle:
                 self.comment_counts[feed_id] = count
                 chosen.append(feed_id)
         return store.feeds_by_id(self.db, chosen)
+
+
+def judging_for(config: Config) -> Judging:
+    """The verdict's view of the config: every watched term and handle is the target, never sentiment."""
+    return Judging(targets=tuple(t for w in config.watch for t in w.terms), staff=tuple(config.staff_authors),
+                   thresholds=(config.negative, config.positive), scorer=config.scorer,
+                   version=verdict_version(config.scorer))
 
 
 def poll(config: Config, *, names: Sequence[str] = (), force: bool = False,

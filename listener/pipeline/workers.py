@@ -14,10 +14,11 @@ from dataclasses import dataclass
 from listener import lifeline
 from listener.errors import ParseError
 from listener.match import Watchlist, match_text
-from listener.models import Item, ParsedFeed, ScoredItem
+from listener.models import Item, Judging, ParsedFeed, ScoredItem, Verdict
 from listener.parse import PARSE_BUDGET, parse_feed
 from listener.sentiment import score, scoring_text
 from listener.threads import is_reply
+from listener.verdict import judge
 
 log = logging.getLogger(__name__)
 
@@ -37,8 +38,12 @@ class ProcessedFeed:
 
 def process_body(body: bytes, *, url: str, headers: dict[str, str], known: dict[str, str],
                  watchlist: Watchlist, match_all: bool, score_all: bool,
-                 parse_budget: float | None = PARSE_BUDGET) -> ProcessedFeed:
-    """Parse, match and score one feed body. Items whose stored copy is identical are skipped unscored."""
+                 parse_budget: float | None = PARSE_BUDGET, judging: Judging = Judging()) -> ProcessedFeed:
+    """Parse, match, score and judge one feed body. Items whose stored copy is identical are skipped.
+
+    VADER's numbers are kept as they are; the verdict (listener's own judgement, with the watched
+    terms masked as the target) is what decisions use.
+    """
     parsed = parse_feed(body, url=url, headers=headers, budget=parse_budget)
     changed = []
     for item in parsed.items:
@@ -50,12 +55,19 @@ def process_body(body: bytes, *, url: str, headers: dict[str, str], known: dict[
         # A comment can make a thread about us need a reply without naming us: score it too.
         conversational = score_all or is_reply(item)
         sentiment = score(text) if match.hit or conversational else None
-        changed.append(ScoredItem(item, digest, match, sentiment))
+        verdict = judge_text(text, judging, sentiment.compound) if sentiment else None
+        changed.append(ScoredItem(item, digest, match, sentiment, verdict, judging.version if verdict else None))
     return ProcessedFeed(parsed, changed)
+
+
+def judge_text(text: str, judging: Judging, compound: float | None) -> Verdict:
+    return judge(text, targets=judging.targets, staff=judging.staff, thresholds=judging.thresholds,
+                 scorer=judging.scorer, compound=compound)
 
 
 def _warm_up() -> None:
     score("warm up")
+    judge("warm up")
 
 
 def _worker_init(listener_pid: int | None = None) -> None:

@@ -12,7 +12,7 @@ from typing import Any
 
 import sqlite_utils
 
-from listener.models import ItemPlacement, ScoredItem
+from listener.models import ItemPlacement, ScoredItem, Verdict
 from listener.store.base import write
 from listener.store.feeds import FeedUpdate
 from listener.times import iso
@@ -153,6 +153,7 @@ def _upsert_item(db: sqlite_utils.Database, feed_id: int, scored: ScoredItem, th
         "published_raw": item.published_raw, "updated_at": stamp,
         "content_hash": scored.content_hash, "is_hit": int(match.hit), "terms": json.dumps(list(match.terms)),
         "snippet": match.snippet, "compound": scores[0], "pos": scores[1], "neu": scores[2], "neg": scores[3],
+        **verdict_columns(scored.verdict, scored.verdict_version),
         "thread_id": thread_id, "parent_key": item.in_reply_to, "parent_url": item.in_reply_to_url,
         "comments_url": item.comments_url, "comment_count": item.comment_count, "is_staff": int(staff),
     }
@@ -170,6 +171,15 @@ def _upsert_item(db: sqlite_utils.Database, feed_id: int, scored: ScoredItem, th
     return "updated"
 
 
+def verdict_columns(verdict: Verdict | None, version: str | None) -> dict[str, Any]:
+    """The verdict as stored: `why` as a JSON list; all None for an item that was not judged."""
+    if verdict is None:
+        return dict.fromkeys(("sentiment", "complaint", "confidence", "language", "why", "verdict_version"))
+    return {"sentiment": verdict.sentiment, "complaint": int(verdict.complaint), "confidence": verdict.confidence,
+            "language": verdict.language, "why": json.dumps(list(verdict.why), ensure_ascii=False),
+            "verdict_version": version}
+
+
 def ensure_thread(db: sqlite_utils.Database, thread_id: str, *, root: str, url: str | None,
                   title: str | None, feed_id: int, now: dt.datetime) -> None:
     """Remember a thread's root the first time it is seen; call inside write()."""
@@ -178,6 +188,24 @@ def ensure_thread(db: sqlite_utils.Database, thread_id: str, *, root: str, url: 
         " ON CONFLICT(id) DO UPDATE SET title = COALESCE(threads.title, excluded.title),"
         " url = COALESCE(threads.url, excluded.url)",
         [thread_id, root, url, title, feed_id, iso(now)])
+
+
+# The verdict decides where there is one; an item judged before verdicts existed falls back on
+# VADER's compound against the thresholds (the parameter).
+NEGATIVE = "(items.sentiment = 'negative' OR items.complaint = 1 OR (items.sentiment IS NULL AND items.compound <= ?))"
+POSITIVE = "(items.sentiment = 'positive' OR (items.sentiment IS NULL AND items.compound >= ?))"
+
+
+def _verdict(row: dict[str, Any]) -> dict[str, Any]:
+    """`why` as a list and `complaint` as a bool, as JSON shows them."""
+    try:
+        why = json.loads(row.get("why") or "[]")
+    except ValueError:
+        why = []
+    row["why"] = why if isinstance(why, list) else []
+    if row.get("complaint") is not None:
+        row["complaint"] = bool(row["complaint"])
+    return row
 
 
 def _terms(row: dict[str, Any]) -> dict[str, Any]:
@@ -206,11 +234,12 @@ def mentions(db: sqlite_utils.Database, *, since: dt.datetime | None = None, ter
         clauses.append("(feeds.name = ? OR parent.name = ?)")
         params += [feed, feed]
     if negative_at_most is not None:
-        clauses.append("items.compound <= ?")
+        clauses.append(NEGATIVE)
         params.append(negative_at_most)
     sql = (
         "SELECT items.id, COALESCE(parent.name, feeds.name) AS feed, items.title, items.url,"
         " items.author, items.published, items.first_seen, items.terms, items.compound, items.pos,"
+        " items.sentiment, items.complaint, items.confidence, items.language, items.why,"
         " items.neu, items.neg, items.thread_id, items.snippet, items.is_staff"
         " FROM items JOIN feeds ON feeds.id = items.feed_id"
         " LEFT JOIN feeds AS parent ON parent.id = feeds.parent_id"
@@ -219,7 +248,7 @@ def mentions(db: sqlite_utils.Database, *, since: dt.datetime | None = None, ter
     if limit:
         sql += " LIMIT ?"
         params.append(limit)
-    return [_terms(row) for row in db.query(sql, params)]
+    return [_verdict(_terms(row)) for row in db.query(sql, params)]
 
 
 PRUNE_BATCH = 10_000
@@ -263,21 +292,24 @@ _MOOD_WHERE = "items.is_hit = 1 AND items.is_staff = 0 AND items.first_seen >= ?
 
 
 def mood_mentions(db: sqlite_utils.Database, start: dt.datetime, end: dt.datetime) -> list[dict[str, Any]]:
-    """first_seen, compound and terms (raw JSON text) of every non-staff mention first seen in [start, end)."""
-    return list(db.query(f"SELECT items.first_seen, items.compound, items.terms FROM items WHERE {_MOOD_WHERE}",
+    """first_seen, compound, terms (raw JSON text) and the verdict of every non-staff mention first seen
+    in [start, end)."""
+    return list(db.query("SELECT items.first_seen, items.compound, items.terms, items.sentiment, items.complaint"
+                         f" FROM items WHERE {_MOOD_WHERE}",
                          [iso(start), iso(end)]))
 
 
 def day_mentions(db: sqlite_utils.Database, start: dt.datetime, end: dt.datetime, *, most: str,
                  threshold: float, limit: int) -> list[dict[str, Any]]:
-    """The most negative (`most="negative"`: compound <= threshold, lowest first) or most positive
-    (compound >= threshold, highest first) non-staff mentions first seen in [start, end)."""
+    """The most negative (`most="negative"`: the verdict's negatives and complaints, lowest compound
+    first) or most positive (highest first) non-staff mentions first seen in [start, end);
+    `threshold` judges the items scored before verdicts existed."""
     negative = most == "negative"
-    clause = "items.compound <= ?" if negative else "items.compound >= ?"
+    clause = NEGATIVE if negative else POSITIVE
     return list(db.query(
         "SELECT items.id, COALESCE(parent.name, feeds.name) AS feed, items.title, items.url, items.author,"
         " items.published, items.first_seen, items.terms, items.compound, items.snippet, items.thread_id,"
-        " threads.title AS thread_title"
+        " items.sentiment, items.complaint, threads.title AS thread_title"
         " FROM items JOIN feeds ON feeds.id = items.feed_id LEFT JOIN feeds AS parent ON parent.id = feeds.parent_id"
         " LEFT JOIN threads ON threads.id = items.thread_id"
         f" WHERE {_MOOD_WHERE} AND items.compound IS NOT NULL AND {clause}"

@@ -111,6 +111,15 @@ def _m007_digest_owner(db: sqlite_utils.Database) -> None:
     db.table("digests").add_column("owner", str)
 
 
+def _m008_verdict(db: sqlite_utils.Database) -> None:
+    """listener's verdict beside VADER's numbers; verdict_version says which scorer made it, so
+    `listener rescore` resumes where it stopped. Items scored before have none (compound decides)."""
+    for column, kind in (("sentiment", str), ("complaint", int), ("confidence", float), ("language", str),
+                         ("why", str), ("verdict_version", str)):
+        db.table("items").add_column(column, kind)
+    db.execute("CREATE INDEX IF NOT EXISTS idx_items_verdict_version ON items (verdict_version) WHERE compound IS NOT NULL")
+
+
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _m001_initial,
     _m002_thread_indexes,
@@ -119,6 +128,7 @@ MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _m005_ack_covers,
     _m006_alerts,
     _m007_digest_owner,
+    _m008_verdict,
 ]
 
 # Recorded names of listener 0.1, which numbered its migrations 1, 2, 5, 6, 7.

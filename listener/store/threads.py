@@ -11,7 +11,7 @@ import sqlite_utils
 
 from listener.errors import NotFoundError
 from listener.store.base import utcnow, write
-from listener.store.items import _terms
+from listener.store.items import NEGATIVE, _terms
 from listener.times import iso
 
 
@@ -44,7 +44,7 @@ def thread_ids(db: sqlite_utils.Database, *, since: dt.datetime | None = None, f
         params.append(iso(since))
     if negative_at_most is not None:
         sql += (" AND hit.thread_id IN (SELECT thread_id FROM items"
-                " WHERE compound IS NOT NULL AND compound <= ?)")
+                f" WHERE items.compound IS NOT NULL AND {NEGATIVE})")
         params.append(negative_at_most)
     if feed:
         sql += (" AND hit.thread_id IN (SELECT thread_id FROM items"
@@ -62,6 +62,7 @@ def thread_items(db: sqlite_utils.Database, ids: Sequence[str], *,
     content = "items.content" if text_chars is None else f"substr(items.content, 1, {int(text_chars)})"
     rows = db.query(
         "SELECT items.id, items.thread_id, items.published, items.first_seen, items.author, items.compound,"
+        " items.sentiment, items.complaint,"
         f" items.title, {content} AS content, items.url, items.is_hit, items.terms, items.is_staff,"
         " COALESCE(parent.name, feeds.name) AS feed"
         " FROM items JOIN feeds ON feeds.id = items.feed_id"

@@ -22,15 +22,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
+from listener.models import Label, Scorer, Verdict
 from listener.verdict.rules import Ruled, apply_rules, mask, shift_compound
 
-Label = Literal["negative", "neutral", "positive", "unknown"]
-Scorer = Literal["service", "vader"]
 CLASSES: tuple[Label, ...] = ("negative", "neutral", "positive")
 SUPPORTED_LANGUAGES = frozenset({"en"})
 HASH_BITS = 18
@@ -43,17 +42,6 @@ SHORT_MAX_CHARS = 320  # as listener.sentiment: a tweet-length text is scored wh
 SHORT_MAX_SENTENCES = 4
 SHORT_TEXT_WORDS = 3  # fewer words than this: too little to tell a language, taken for English
 LANGUAGE_MIN_CONFIDENCE = 0.5  # below this the language is too unsure to leave a text unscored
-
-
-@dataclass(frozen=True)
-class Verdict:
-    """listener's judgement of one item; `why` lists the cues that decided it, for a person."""
-
-    sentiment: Label
-    complaint: bool
-    confidence: float
-    language: str
-    why: tuple[str, ...]
 
 
 # --- VADER on the rule layer's text -------------------------------------------------------
@@ -212,6 +200,7 @@ def language(masked_text: str) -> tuple[str, float, str | None]:
 # --- the verdict --------------------------------------------------------------------------
 
 COMPLAINT_CUE_WEIGHT = -2.5  # cues this strong make a complaint unless the text is positive
+UNCUED_NEGATIVE_MIN = 0.75  # the model must be this sure to call a text with no cue and no negative word negative
 RULES_NEGATIVE = -0.05  # a cued text whose rule-layer compound is at most this is negative (unless praise)
 
 
@@ -250,6 +239,9 @@ def judge(
     if cls != 0 and cued and f.rule_compound <= RULES_NEGATIVE and p[2] < 0.5:
         cls = 0  # complaint cues and a negative rule-layer score: negative unless the model is sure it is praise
         why.append("decided_by:rules")
+    if cls == 0 and not cued and abs(f.rule_compound) < 0.05 and p[0] < UNCUED_NEGATIVE_MIN:
+        cls = 1  # no cue, no negative word: the model's lean alone does not make a post a complaint
+        why.append("decided_by:no_cue")
     sentiment = CLASSES[cls]
     complaint = (sentiment == "negative" and (cued or p[0] >= 0.6)) or (
         sentiment == "neutral" and f.ruled.cue_weight <= COMPLAINT_CUE_WEIGHT
@@ -267,6 +259,13 @@ def _vader_verdict(text: str, lang: str, thresholds: tuple[float, float], compou
     label: Label = "negative" if c <= negative else "positive" if c >= positive else "neutral"
     confidence = abs(c) if label != "neutral" else 1 - abs(c)
     return Verdict(label, False, round(min(1.0, confidence), 3), lang, (f"vader_compound:{c:+.4f}",))
+
+
+MODEL_VERSION = "1"  # bump with the weights or the rules: `listener rescore` re-judges what an older one made
+
+
+def verdict_version(scorer: Scorer) -> str:
+    return f"{scorer}:{MODEL_VERSION}" if scorer == "service" else "vader"
 
 
 def verdict_json(verdict: Verdict) -> str:
