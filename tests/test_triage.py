@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from conftest import NOW
 from listener.threads import (
     ThreadItem,
     conversation,
@@ -21,7 +22,6 @@ from listener.threads import (
     summarize_thread,
 )
 
-NOW = dt.datetime(2026, 11, 25, 12, 0, tzinfo=dt.timezone.utc)
 NEG = -0.05
 POS = 0.05
 
