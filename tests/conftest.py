@@ -13,13 +13,13 @@ import datetime as dt
 
 import pytest
 import time_machine
-from hypothesis import settings
+from hypothesis import HealthCheck, settings
 
 pytest_plugins = ["feedserver"]
 
 # Property tests check what code does, not how fast: a busy or faketime-slowed machine must not
-# fail them on Hypothesis's default 200 ms deadline per example.
-settings.register_profile("listener", deadline=None)
+# fail them on Hypothesis's 200 ms deadline per example or its too-slow input generation check.
+settings.register_profile("listener", deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile("listener")
 
 NOW = dt.datetime(2026, 11, 25, 12, 0, tzinfo=dt.timezone.utc)
