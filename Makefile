@@ -3,7 +3,13 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench fuzz clean
+# `make test-clock`: the suite with the wall clock moved by each shift (libfaketime; monotonic time
+# is left alone). The shim works around libfaketime 0.9.10 breaking Python 3.11's time.sleep().
+CLOCK_SHIFTS ?= +365d -365d
+FAKETIME_LIB ?= $(firstword $(wildcard /usr/lib/*/faketime/libfaketime.so.1 /usr/lib/faketime/libfaketime.so.1))
+CLOCK_SHIM := $(VENV)/monotonic_sleep.so
+
+.PHONY: run test test-clock lint bench fuzz clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +34,17 @@ lint: $(STAMP)
 # The long fuzz run; `make test` runs the same test with 40 examples.
 fuzz: $(STAMP)
 	LISTENER_FUZZ_EXAMPLES=$${LISTENER_FUZZ_EXAMPLES:-3000} $(BIN)/pytest -q -p no:xdist tests/test_fuzz_feeds.py tests/test_parse.py -k "fuzz or mutated or arbitrary"
+
+$(CLOCK_SHIM): tests/clock/monotonic_sleep.c $(BIN)/python
+	$(CC) -shared -fPIC -O2 -o $@ $< -ldl
+
+test-clock: $(STAMP) $(CLOCK_SHIM)
+	@test -n "$(FAKETIME_LIB)" || { echo "libfaketime not found: apt-get install faketime" >&2; exit 1; }
+	@for shift in $(CLOCK_SHIFTS); do \
+		echo "== the wall clock moved $$shift"; \
+		LD_PRELOAD="$(abspath $(CLOCK_SHIM)) $(FAKETIME_LIB)" FAKETIME="$$shift" FAKETIME_DONT_FAKE_MONOTONIC=1 \
+			$(BIN)/pytest -n 2 -q || exit 1; \
+	done
 
 bench: $(STAMP)
 	$(BIN)/python -m bench

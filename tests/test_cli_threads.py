@@ -16,9 +16,10 @@ from pathlib import Path
 import feedparser
 import pytest
 import time_machine
+from conftest import wall_now
 from feedgen import Entry, Watchlist, atom, rss
 
-NOW = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+STARTED = wall_now()  # the CLI runs as a subprocess: the wall clock is the one clock both read
 SPEC_THREAD_FIELDS = {"id", "title", "url", "feed", "items", "negative_items", "last_activity",
                       "oldest_unanswered_negative", "staff_replied", "needs_reply", "priority", "status"}
 BLOG = "https://blog.quill.example"
@@ -27,7 +28,7 @@ FORUM = "https://forum.quill.example"
 
 
 def ago(hours: float) -> dt.datetime:
-    return NOW - dt.timedelta(hours=hours)
+    return STARTED - dt.timedelta(hours=hours)
 
 
 def listener(config: str, *args: str) -> subprocess.CompletedProcess:
@@ -178,7 +179,7 @@ def test_threads_ack_reopen_and_conditional_comment_feeds(site):
 
     # ... until Alex comments again. The second poll: the blog changed, only v5's count moved.
     again = comment("v5", 7, "Alex", "Still broken. Horrible, I give up.", 0)
-    again.published = dt.datetime.now(dt.timezone.utc) + dt.timedelta(seconds=1)  # after the ack
+    again.published = wall_now() + dt.timedelta(seconds=1)  # after the ack
     serve({**COMMENTS, "v5": COMMENTS["v5"] + [again]}, "2")
     before = len(server.requests)
     second = listener(config, "poll", "--all")

@@ -9,6 +9,7 @@ not 1.0 s from 1.2 s.
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
 import json
 import os
 import signal
@@ -34,6 +35,7 @@ from listener.cli import cli
 from listener.config import load_config
 from listener.daemon import Daemon
 from listener.errors import MailError
+from listener.lock import lock_path
 from listener.models import DigestSpec
 
 LONDON = "Europe/London"
@@ -126,6 +128,18 @@ def item_count(database: Path) -> int:
         return -1
 
 
+def run_lock_held(database: Path) -> bool:
+    """True while a poll cycle holds the database's run lock, i.e. is inside pipeline.poll."""
+    fd = os.open(lock_path(database), os.O_RDONLY | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)  # releases the lock if the probe got it
+    return False
+
+
 def gaps(server, path: str) -> list[float]:
     times = [r.time for r in server.requests if r.path == path]
     return [b - a for a, b in zip(times, times[1:])]
@@ -191,7 +205,7 @@ def test_sigterm_mid_fetch_finishes_the_cycle_within_the_deadline(tmp_path, feed
     database = tmp_path / "listener.db"
     daemon = start(config)
     wait_for(lambda: feed_server.hits("/slow.xml") and database.exists()
-             and rows(database, "SELECT count(*) FROM items") == [(3,)], 20, "the good feed stored mid-cycle")
+             and rows(database, "SELECT count(*) FROM items") == [(3,)], 60, "the good feed stored mid-cycle")
     code, took = daemon.terminate()
     assert code == 0, daemon.output
     assert took < 8  # the fetch deadline (2 s) bounds the cycle, far inside the 30 s stop timeout
@@ -206,19 +220,22 @@ def test_work_stuck_past_the_stop_timeout_is_abandoned_and_nothing_breaks(tmp_pa
     config = Watchlist(feeds=[feed("Good", feed_server.url("/good.xml"))]).write(tmp_path)
     database = tmp_path / "listener.db"
     daemon = start(config, "--stop-timeout", "1", debug=True)
-    wait_for(lambda: item_count(database) == 3, 20, "first cycle")
+    wait_for(lambda: item_count(database) == 3, 60, "first cycle")
     blocker = sqlite3.connect(database, isolation_level=None)
-    blocker.execute("BEGIN IMMEDIATE")  # the next cycle now waits on SQLite's 30 s busy timeout
+    blocker.execute("BEGIN IMMEDIATE")  # a cycle starting now waits on SQLite's 30 s busy timeout
     try:
-        started = daemon.output.count('Running job "poll')
-        wait_for(lambda: daemon.output.count('Running job "poll') > started, 20, "a cycle behind the lock")
-        time.sleep(0.3)
-        code, took = daemon.terminate()
+        # A poll job that starts after the lock was taken and holds the run lock is inside
+        # pipeline.poll, whose first statement writes: it is stuck, whatever the machine's speed.
+        # (A job that starts without a due feed returns at once and is not counted as stuck.)
+        before = daemon.output.count('Running job "poll')
+        wait_for(lambda: daemon.output.count('Running job "poll') > before and run_lock_held(database), 60,
+                 "a poll cycle stuck behind the write lock")
+        # Waiting for the job would take the 30 s busy timeout; abandoning it takes the 1 s stop timeout.
+        code, _ = daemon.terminate(timeout=25)
     finally:
         blocker.execute("ROLLBACK")
         blocker.close()
     assert code == 0, daemon.output
-    assert took < 6
     assert "abandoned" in daemon.output
     assert rows(database, "PRAGMA integrity_check") == [("ok",)]
     assert rows(database, "SELECT count(*) FROM items") == [(3,)]
@@ -238,9 +255,9 @@ def test_kill_9_mid_transaction_then_restart_loses_and_doubles_nothing(tmp_path,
     assert rows(database, "SELECT etag FROM feeds WHERE name = 'Big'") == [(None,)]
 
     again = start(config)  # the kernel dropped the dead daemon's locks: no exit 75
-    wait_for(lambda: item_count(database) == 23, 20, "all items after the restart")
+    wait_for(lambda: item_count(database) == 23, 60, "all items after the restart")
     assert again.proc.poll() is None, again.output
-    wait_for(lambda: feed_server.hits("/big.xml") >= 3, 20, "a conditional re-poll")
+    wait_for(lambda: feed_server.hits("/big.xml") >= 3, 60, "a conditional re-poll")
     code, _ = again.terminate()
     assert code == 0
     assert rows(database, "SELECT count(*), count(DISTINCT feed_id || '/' || key) FROM items") == [(23, 23)]
@@ -252,7 +269,7 @@ def test_one_daemon_per_database_and_cron_polls_still_work_beside_it(tmp_path, f
     config = Watchlist(feeds=[feed("Good", feed_server.url("/good.xml"), "1h")]).write(tmp_path)
     database = tmp_path / "listener.db"
     first = start(config)
-    wait_for(lambda: item_count(database) == 2, 20, "first cycle")
+    wait_for(lambda: item_count(database) == 2, 60, "first cycle")
     second = start(config)
     assert second.proc.wait(30) == 75
     assert "stepping aside" in second.output
@@ -304,7 +321,7 @@ def test_a_digest_due_at_start_up_is_sent_once_and_not_again_after_a_restart(tmp
     database = tmp_path / "listener.db"
 
     first = start(str(config))
-    wait_for(lambda: mailbox.messages, 20, "the catch-up digest")
+    wait_for(lambda: mailbox.messages, 60, "the catch-up digest")
     assert first.terminate()[0] == 0, first.output
     assert len(mailbox.messages) == 1
     recipients, content = mailbox.messages[0]
@@ -314,7 +331,7 @@ def test_a_digest_due_at_start_up_is_sent_once_and_not_again_after_a_restart(tmp
     assert status == "sent"
 
     again = start(str(config), debug=True)
-    wait_for(lambda: "not due (catch-up, ledger: sent)" in again.output, 20, "the start-up catch-up check")
+    wait_for(lambda: "not due (catch-up, ledger: sent)" in again.output, 60, "the start-up catch-up check")
     assert again.terminate()[0] == 0, again.output
     assert len(mailbox.messages) == 1
     assert rows(database, "SELECT day, status, attempts FROM digests") == [(day, "sent", 1)]
@@ -434,9 +451,11 @@ class Ledger:
     def __init__(self, fail: int = 0) -> None:
         self.status: dict[dt.date, str] = {}
         self.sends: list[tuple[dt.date, dt.datetime]] = []
+        self.checks: list[dt.date] = []  # each digest job's ledger read: it has decided once this returns
         self.fail = fail
 
     def read(self, config, day):
+        self.checks.append(day)
         return self.status.get(day)
 
     def send(self, config, day, *, send, to, force):
@@ -465,7 +484,7 @@ class InProcess:
         self.thread.start()
 
     def stop(self) -> int:
-        wait_for(lambda: self.daemon.scheduler.running, 10, "the scheduler to start")
+        wait_for(lambda: self.daemon.scheduler.running, 30, "the scheduler to start")
         self.daemon.stop()
         self.thread.join(15)
         assert not self.thread.is_alive()
@@ -480,7 +499,7 @@ def test_the_digest_goes_out_at_its_time_once(tmp_path):
     ledger = Ledger()
     with time_machine.travel(local(2026, 10, 25, 1, 29, 58), tick=True):  # fall-back day: 01:30 happens twice
         running = InProcess(digest_config(tmp_path, "01:30"), ledger)
-        wait_for(lambda: ledger.sends, 20, "the 01:30 digest")
+        wait_for(lambda: ledger.sends, 60, "the 01:30 digest")
         running.daemon._digest_job("catch-up")
         running.daemon._digest_job("scheduled")  # what the second 01:30 fire does
         assert running.stop() == 0
@@ -495,11 +514,12 @@ def test_a_digest_missed_while_down_is_sent_at_start_up_and_never_again(tmp_path
     config = digest_config(tmp_path, "07:30")
     with time_machine.travel(local(2026, 6, 1, 8, 5), tick=True):
         first = InProcess(config, ledger)
-        wait_for(lambda: ledger.sends, 10, "the catch-up send")
+        wait_for(lambda: ledger.sends, 30, "the catch-up send")
         assert first.stop() == 0
+        checked = len(ledger.checks)
         second = InProcess(config, ledger)  # restarted: the ledger says sent
-        time.sleep(0.5)
-        assert second.stop() == 0
+        wait_for(lambda: len(ledger.checks) > checked, 60, "the start-up catch-up check")
+        assert second.stop() == 0  # waits for the check in flight
     assert [day for day, _ in ledger.sends] == [dt.date(2026, 6, 1)]
 
 
@@ -508,7 +528,7 @@ def test_before_its_time_the_digest_is_not_sent_and_a_failure_is_retried(tmp_pat
     config = digest_config(tmp_path, "07:30")
     with time_machine.travel(local(2026, 6, 1, 7, 0), tick=True) as traveller:
         running = InProcess(config, ledger)
-        time.sleep(0.5)
+        wait_for(lambda: ledger.checks and not running.daemon._busy, 60, "the start-up catch-up check")
         assert ledger.status == {} and ledger.sends == []  # catch-up at start-up: not yet 07:30
         traveller.move_to(local(2026, 6, 1, 7, 45))
         running.daemon._digest_job("catch-up")
@@ -525,7 +545,7 @@ def test_a_temporary_digest_failure_is_retried_after_1_5_and_15_minutes(tmp_path
         running = InProcess(config, ledger)
         waits = []
         for _ in range(3):
-            wait_for(lambda: running.daemon.scheduler.get_job("digest-retry") is not None, 10, "a retry")
+            wait_for(lambda: running.daemon.scheduler.get_job("digest-retry") is not None, 30, "a retry")
             retry = running.daemon.scheduler.get_job("digest-retry")
             waits.append(round((retry.next_run_time - local(2026, 6, 1, 7, 45)).total_seconds() / 60))
             running.daemon.scheduler.remove_job("digest-retry")
@@ -544,11 +564,11 @@ def test_a_wall_clock_step_back_does_not_make_the_daemon_sleep_through_it(tmp_pa
     config = digest_config(tmp_path, "07:30", [feed("Good", feed_server.url("/good.xml"), "2s")])
     with time_machine.travel(local(2026, 6, 1, 12, 0), tick=True) as traveller:
         running = InProcess(config, Ledger())
-        wait_for(lambda: feed_server.hits("/good.xml") >= 1, 10, "the first poll")
+        wait_for(lambda: feed_server.hits("/good.xml") >= 1, 30, "the first poll")
         traveller.shift(dt.timedelta(hours=-1))
         # Without the watchdog the scheduler would wait an hour for its next tick, and the feed's
         # next_poll_at would lie an hour ahead.
-        wait_for(lambda: feed_server.hits("/good.xml") >= 2, 8, "a poll after the step back")
+        wait_for(lambda: feed_server.hits("/good.xml") >= 2, 30, "a poll after the step back")
         assert running.daemon.stats["clock_steps"] == 1
         assert running.stop() == 0
 
@@ -566,7 +586,7 @@ def test_a_failing_job_is_logged_and_the_daemon_carries_on(tmp_path, feed_server
 
     monkeypatch.setattr(pipeline, "poll", flaky_poll)
     running = InProcess(config, Ledger())
-    wait_for(lambda: feed_server.hits("/good.xml") >= 1, 10, "a poll after the failed one")
+    wait_for(lambda: feed_server.hits("/good.xml") >= 1, 30, "a poll after the failed one")
     assert running.stop() == 0
     assert running.daemon.stats["errors"] == 1
     assert "job poll failed: RuntimeError: boom (the daemon carries on)" in caplog.text

@@ -13,10 +13,11 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import wall_now
 from feedgen import Entry, Watchlist, rss
 from feedserver import hang_forever
 
-NOW = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+STARTED = wall_now()  # the CLI runs as a subprocess: the wall clock is the one clock both read
 SPEC_MENTION_FIELDS = {"id", "feed", "title", "url", "author", "published", "terms", "compound", "pos",
                        "neu", "neg", "thread_id", "snippet"}
 
@@ -31,7 +32,7 @@ def blog_entries(count: int = 3) -> list[Entry]:
              "Loving the new Quillfeather sync, it is fast and lovely!",
              "Quillfeather Notes 4.2 ships today with a new sidebar."]
     return [Entry(title=f"Post {i}", body=moods[i % 3], link=f"https://blog.quill.example/p{i}/",
-                  guid=f"post-{i}", author="Sam Writer", published=NOW - dt.timedelta(hours=i + 1))
+                  guid=f"post-{i}", author="Sam Writer", published=STARTED - dt.timedelta(hours=i + 1))
             for i in range(count)]
 
 

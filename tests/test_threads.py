@@ -18,6 +18,7 @@ from urllib.parse import urldefrag
 
 import feedparser
 import pytest
+from conftest import NOW
 
 from listener import pipeline, store
 from listener.errors import NotFoundError
@@ -36,7 +37,6 @@ from listener.threads import (
 
 REALFEEDS = Path(os.environ.get("LISTENER_REALFEEDS", Path(__file__).resolve().parents[2] / "shared" / "realfeeds"))
 needs_realfeeds = pytest.mark.skipif(not REALFEEDS.is_dir(), reason="../shared/realfeeds is not here")
-NOW = dt.datetime(2026, 11, 25, 12, 0, tzinfo=dt.timezone.utc)
 
 
 def real(name: str):
@@ -384,9 +384,8 @@ def test_needs_reply_never_scans_every_item(stored):
 
 
 def blog_post(slug: str, *, days_ago: float, count: int | None) -> ScoredItem:
-    now = dt.datetime.now(dt.timezone.utc)
     item = Item(key=slug, title=f"Acme {slug}", content="", url=f"https://blog.example/{slug}/", author="Dana Reyes",
-                published=now - dt.timedelta(days=days_ago), comments_url=f"https://blog.example/{slug}/feed/",
+                published=NOW - dt.timedelta(days=days_ago), comments_url=f"https://blog.example/{slug}/feed/",
                 comment_count=count)
     return ScoredItem(item, hashlib.sha1(f"{slug}{count}".encode()).hexdigest(), Match(True, ("acme",), ""),
                       Sentiment(0.0, 0, 1, 0))
@@ -397,7 +396,7 @@ def chosen(cycle, db) -> list[str]:
     return sorted(row.url.split("/")[-3] for row in cycle.comment_feeds_due(parents, force=False))
 
 
-def test_comment_feeds_follow_recent_posts_with_moving_counts_up_to_the_cap(tmp_path):
+def test_comment_feeds_follow_recent_posts_with_moving_counts_up_to_the_cap(tmp_path, clock):
     from listener.models import CommentLimits
 
     s = Stored(tmp_path)
@@ -411,7 +410,7 @@ def test_comment_feeds_follow_recent_posts_with_moving_counts_up_to_the_cap(tmp_
     # Once their fetch is stored, the counted ones are skipped until the count moves.
     for feed in store.feed_rows(s.db, "kind = 'comments'"):
         update = store.FeedUpdate(status="ok", http_status=200, etag='"e"', last_modified=None,
-                                  next_poll_at=dt.datetime.now(dt.timezone.utc) + dt.timedelta(hours=1))
+                                  next_poll_at=NOW + dt.timedelta(hours=1))
         store.save_poll(s.db, feed.id, update, [], placements={}, now=NOW)
         cycle._stored_comment_count(feed)
     assert chosen(cycle, s.db) == ["third"]

@@ -7,6 +7,7 @@ import datetime as dt
 import math
 
 import pytest
+from conftest import NOW
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -21,7 +22,6 @@ from listener.triage import (
     summarize_thread,
 )
 
-NOW = dt.datetime(2026, 11, 25, 12, 0, tzinfo=dt.timezone.utc)
 NEG = -0.05
 POS = 0.05
 
