@@ -214,7 +214,7 @@ class _Progress:
 
 
 MENTION_FIELDS = ["id", "feed", "title", "url", "author", "published", "terms", "compound", "pos", "neu",
-                  "neg", "thread_id", "snippet"]
+                  "neg", "thread_id", "snippet", "sentiment", "complaint", "confidence", "language", "why"]
 
 
 @cli.command()
@@ -242,6 +242,66 @@ def mentions(state: State, since: str | None, term: str | None, feed: str | None
         row["says"] = display_title(row["title"], snippet=row["snippet"])
     emit(rows, MENTION_FIELDS, fmt, table_columns=["published", "feed", "compound", "author", "says"],
          empty="no mentions found")
+
+
+@cli.command()
+@click.argument("item_id", type=int)
+@format_option()
+@pass_state
+def explain(state: State, item_id: int, fmt: str) -> None:
+    """Why listener judged an item as it did: the verdict, the cues behind it, VADER's numbers.
+
+    ITEM_ID is the `id` in `listener mentions --format json`.
+
+    \b
+    Example:
+        listener explain 4711
+    """
+    with state.database() as db:
+        row = pipeline.explain(db, item_id)
+    if fmt != "table":
+        emit([row], ["id", "feed", "title", "url", "author", "published", "thread_id", "sentiment", "complaint",
+                     "confidence", "language", "why", "compound", "pos", "neu", "neg", "verdict_version"], fmt)
+        return
+    verdict = row["sentiment"] or "not judged (scored before verdicts: `listener rescore`)"
+    if row["complaint"]:
+        verdict += ", a complaint"
+    lines = [f"{row['title'] or '(untitled)'}  [item {row['id']}]",
+             "  ".join(p for p in (row["feed"] and f"feed: {row['feed']}", row["author"] and f"by {row['author']}",
+                                   row["url"]) if p),
+             f"verdict: {verdict}" + (f" (confidence {row['confidence']:.2f}, language {row['language']})"
+                                      if row["confidence"] is not None else ""),
+             "why: " + ("; ".join(row["why"]) if row["why"] else "-"),
+             f"VADER: compound {row['compound']:+.3f} (pos {row['pos']:.2f}, neu {row['neu']:.2f}, neg {row['neg']:.2f})"
+             if row["compound"] is not None else "VADER: not scored (not a mention or a reply)"]
+    click.echo("\n".join(lines))
+
+
+@cli.command()
+@click.pass_context
+def rescore(ctx: click.Context) -> None:
+    """Score and judge stored items again with today's scorer (after an upgrade or a scorer change).
+
+    Batches of 500 items, one transaction each, so polls go on in between; stopped at any point,
+    the next run goes on where it stopped. A person's marks always win over the scorer.
+
+    \b
+    Example:
+        listener rescore
+    """
+    state: State = ctx.obj
+    tty = sys.stderr.isatty() and not ctx.meta["quiet"]
+
+    def show(progress: pipeline.RescoreProgress) -> None:
+        if tty:
+            click.echo(f"\r\x1b[2Krescored {progress.done:,} of {progress.total:,} items", nl=False, err=True)
+
+    with state.database(create=True) as db:
+        done = pipeline.rescore(db, state.config, on_batch=show)
+    if tty and done.done:
+        click.echo("\r\x1b[2K", nl=False, err=True)
+    if not ctx.meta["quiet"]:
+        click.echo(f"rescored {done.done:,} items" + ("" if done.done else ": every item is judged by today's scorer"))
 
 
 FEED_FIELDS = ["name", "kind", "url", "state", "status", "http_status", "last_polled_at", "item_count",

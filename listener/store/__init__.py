@@ -43,13 +43,17 @@ from listener.store.items import (
     PRUNE_BATCH,
     StoredCounts,
     count_prunable,
+    count_to_rescore,
     day_mentions,
     ensure_thread,
+    item_verdict,
+    items_to_rescore,
     known_hashes,
     mentions,
     mood_mentions,
     prune_items,
     save_poll,
+    save_rescored,
 )
 from listener.store.ledger import DigestClaim, claim_digest, digest_ledger_status, digest_rows, finish_digest
 from listener.store.schema import MIGRATIONS, migrate, pending
@@ -68,15 +72,16 @@ from listener.store.threads import (
 from listener.times import iso
 
 __all__ = [
-    "BUSY_TIMEOUT_MS", "MAX_ERRORS_KEPT", "MIGRATIONS", "PRUNE_BATCH", "CommentedPost", "DigestClaim", "FeedRow", "FeedUpdate",
-    "StoredCounts", "add_ack", "backup", "checkpoint", "claim_digest", "connect", "count_prunable", "day_mentions",
-    "digest_ledger_status", "digest_rows", "disable_failing_feed", "due_feed_rows", "ensure_comment_feed",
-    "ensure_thread", "feed_health", "feed_rows", "feed_titles", "feeds_by_id", "finish_digest", "iso",
+    "BUSY_TIMEOUT_MS", "CommentedPost", "DigestClaim", "FeedRow", "FeedUpdate", "MAX_ERRORS_KEPT",
+    "MIGRATIONS", "PRUNE_BATCH", "StoredCounts", "add_ack", "backup", "checkpoint", "claim_digest", "connect",
+    "count_prunable", "count_to_rescore", "day_mentions", "digest_ledger_status", "digest_rows",
+    "disable_failing_feed", "due_feed_rows", "ensure_comment_feed", "ensure_thread", "feed_health",
+    "feed_rows", "feed_titles", "feeds_by_id", "finish_digest", "iso", "item_verdict", "items_to_rescore",
     "known_hashes", "mentions", "migrate", "mood_mentions", "open_db", "pending", "prune_items",
     "quick_check", "rebase_schedule", "recent_commented_posts", "record_error", "redirect_state",
-    "resolve_thread", "save_poll", "set_comment_count", "sync_feeds", "thread_acks", "thread_exists",
-    "thread_ids", "thread_info", "thread_items", "thread_of_key", "thread_of_url", "url_in_use", "utcnow",
-    "write",
+    "resolve_thread", "save_poll", "save_rescored", "set_comment_count", "sync_feeds", "thread_acks",
+    "thread_exists", "thread_ids", "thread_info", "thread_items", "thread_of_key", "thread_of_url",
+    "url_in_use", "utcnow", "write",
 ]
 
 

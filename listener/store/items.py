@@ -12,7 +12,7 @@ from typing import Any
 
 import sqlite_utils
 
-from listener.models import ItemPlacement, ScoredItem, Verdict
+from listener.models import ItemPlacement, ScoredItem, Sentiment, Verdict
 from listener.store.base import write
 from listener.store.feeds import FeedUpdate
 from listener.times import iso
@@ -316,3 +316,37 @@ def day_mentions(db: sqlite_utils.Database, start: dt.datetime, end: dt.datetime
         f" ORDER BY items.compound {'ASC' if negative else 'DESC'}, items.id LIMIT ?",
         [iso(start), iso(end), threshold, limit]))
 
+
+
+def item_verdict(db: sqlite_utils.Database, item_id: int) -> dict[str, Any] | None:
+    """One item as `listener explain` shows it: where it is from, VADER's numbers and the verdict."""
+    rows = list(db.query(
+        "SELECT items.id, COALESCE(parent.name, feeds.name) AS feed, items.title, items.url, items.author,"
+        " items.published, items.thread_id, items.compound, items.pos, items.neu, items.neg, items.sentiment,"
+        " items.complaint, items.confidence, items.language, items.why, items.verdict_version, items.is_hit,"
+        " items.terms, items.snippet"
+        " FROM items JOIN feeds ON feeds.id = items.feed_id LEFT JOIN feeds AS parent ON parent.id = feeds.parent_id"
+        " WHERE items.id = ?", [item_id]))
+    return _verdict(_terms(rows[0])) if rows else None
+
+
+def items_to_rescore(db: sqlite_utils.Database, *, version: str, after_id: int, limit: int) -> list[dict[str, Any]]:
+    """Scored items whose verdict another scorer or model made, by id from `after_id` (a read)."""
+    return list(db.query(
+        "SELECT id, title, content FROM items WHERE id > ? AND compound IS NOT NULL AND pruned = 0"
+        " AND (verdict_version IS NULL OR verdict_version != ?) ORDER BY id LIMIT ?", [after_id, version, limit]))
+
+
+def count_to_rescore(db: sqlite_utils.Database, *, version: str) -> int:
+    return int(db.execute("SELECT count(*) FROM items WHERE compound IS NOT NULL AND pruned = 0"
+                          " AND (verdict_version IS NULL OR verdict_version != ?)", [version]).fetchone()[0])
+
+
+def save_rescored(db: sqlite_utils.Database, rows: Iterable[tuple[int, Sentiment, Verdict, str]]) -> None:
+    """New VADER numbers and verdicts for stored items, in one transaction (a batch of `listener rescore`)."""
+    with write(db):
+        for item_id, sentiment, verdict, version in rows:
+            columns = {"compound": sentiment.compound, "pos": sentiment.pos, "neu": sentiment.neu,
+                       "neg": sentiment.neg, **verdict_columns(verdict, version)}
+            db.execute(f"UPDATE items SET {', '.join(f'{c} = ?' for c in columns)} WHERE id = ?",
+                       [*columns.values(), item_id])
