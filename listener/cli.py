@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import shutil
 import sqlite3
 import sys
 from collections.abc import Callable, Iterator
@@ -20,7 +21,7 @@ from listener import __version__, logs, opml, pipeline, store
 from listener.config import config_path, feed_name, load_config, parse_when, watch_name
 from listener.errors import ListenerError, UsageError
 from listener.models import Config
-from listener.output import emit, flags, local_time, transcript
+from listener.output import emit, flags, local_time, transcript, zone_name
 from listener.text import display_title
 
 log = logging.getLogger("listener")
@@ -178,13 +179,11 @@ def poll(ctx: click.Context, names: tuple[str, ...], force: bool, wait: float) -
         */15 * * * *  cd ~/listening && listener -q poll
     """
     state: State = ctx.obj
-    progress = _Progress(enabled=sys.stderr.isatty() and not ctx.meta["quiet"])
-    summary = pipeline.poll(state.config, names=names, force=force, lock_wait=wait, on_outcome=progress.update)
-    progress.done()
+    with _Progress(enabled=sys.stderr.isatty() and not ctx.meta["quiet"]) as progress:
+        summary = pipeline.poll(state.config, names=names, force=force, lock_wait=wait,
+                                on_outcome=progress.update, on_plan=progress.plan)
     if not ctx.meta["quiet"]:
-        click.echo(summary.line())
-        for failed in summary.failed:
-            click.echo(f"  failed: {failed.name}: {failed.error}", err=True)
+        click.echo(summary.line())  # each failure was logged once, as it happened
         if summary.alerts is not None and ctx.meta["verbose"]:
             click.echo(f"alerts: {summary.alerts.line()}")
             for headline in summary.alerts.sent:
@@ -196,21 +195,62 @@ def poll(ctx: click.Context, names: tuple[str, ...], force: bool, wait: float) -
 
 
 class _Progress:
-    """A one-line counter on a terminal; nothing at all otherwise (cron mails what is printed)."""
+    """A progress bar with a total on a terminal, log lines printed above it; nothing otherwise
+    (cron mails whatever is printed)."""
 
     def __init__(self, enabled: bool) -> None:
         self.enabled = enabled
-        self.seen = 0
+        self.total = 0
+        self._bar: Any = None
+        self._task: Any = None
+        self._handlers: list[logging.Handler] = []
+
+    def __enter__(self) -> _Progress:
+        if self.enabled:
+            from rich.console import Console
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+            self._bar = Progress(TextColumn("polling"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                                 TextColumn("{task.description}"), console=Console(stderr=True), transient=True)
+            self._task = self._bar.add_task("", total=None)
+            self._bar.start()
+            root = logging.getLogger()
+            self._handlers, root.handlers = root.handlers, [_AboveTheBar(self._bar, self._handlers_format(root))]
+        return self
+
+    @staticmethod
+    def _handlers_format(root: logging.Logger) -> logging.Formatter | None:
+        return root.handlers[0].formatter if root.handlers else None
+
+    def plan(self, feeds: int) -> None:
+        self.total += feeds
+        if self._bar is not None:
+            self._bar.update(self._task, total=self.total)
 
     def update(self, outcome: pipeline.FeedOutcome) -> None:
-        self.seen += 1
-        if self.enabled:
-            name = outcome.name[:50]
-            click.echo(f"\r\x1b[2K[{self.seen}] {outcome.status:<12} {name}", nl=False, err=True)
+        if self._bar is not None:
+            self._bar.update(self._task, advance=1, description=outcome.name[:40])
 
-    def done(self) -> None:
-        if self.enabled and self.seen:
-            click.echo("\r\x1b[2K", nl=False, err=True)
+    def __exit__(self, *exc: object) -> None:
+        if self._bar is not None:
+            self._bar.stop()
+            logging.getLogger().handlers = self._handlers
+
+
+class _AboveTheBar(logging.Handler):
+    """Log lines go through the progress bar's console, which prints them above the bar."""
+
+    def __init__(self, bar: Any, formatter: logging.Formatter | None) -> None:
+        super().__init__()
+        self.bar = bar
+        if formatter is not None:
+            self.setFormatter(formatter)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            self.bar.console.print(self.format(record), markup=False, highlight=False, emoji=False, soft_wrap=True)
+        except Exception:  # noqa: BLE001 - logging must never break the poll
+            self.handleError(record)
 
 
 MENTION_FIELDS = ["id", "feed", "title", "url", "author", "published", "terms", "compound", "pos", "neu",
@@ -240,8 +280,10 @@ def mentions(state: State, since: str | None, term: str | None, feed: str | None
                               negative_at_most=config.negative if negative else None, limit=limit)
     for row in rows:  # a comment's title is "By: Name"; people read the words around the term instead
         row["says"] = display_title(row["title"], snippet=row["snippet"])
-    emit(rows, MENTION_FIELDS, fmt, table_columns=["published", "feed", "compound", "author", "says"],
-         empty="no mentions found")
+        row["when"] = local_time(row["published"], config.timezone, "%m-%d %H:%M")
+        row["mood"] = ("complaint" if row.get("complaint") else row.get("sentiment")) or ""
+    emit(rows, MENTION_FIELDS, fmt, table_columns=["when", "feed", "mood", "author", "says"],
+         headers={"when": f"published ({zone_name(config.timezone)})"}, empty="no mentions found")
 
 
 @cli.command()
@@ -322,9 +364,15 @@ def feeds(state: State, comments: bool, fmt: str) -> None:
     """
     with state.database() as db:
         rows = pipeline.feed_health(db, state.config, include_comment_feeds=comments)
-    emit(rows, FEED_FIELDS, fmt, table_columns=["name", "state", "http_status", "last_polled_at", "item_count",
-                                                "consecutive_errors", "next_poll_at", "backoff", "last_error"],
-         empty="no feeds configured")
+    zone = state.config.timezone
+    for row in rows:
+        row["shown"] = f"  {row['name']}" if row["kind"] != "feed" else row["name"]  # comment feeds under theirs
+        row["polled"] = local_time(row["last_polled_at"], zone, "%m-%d %H:%M")
+        row["due"] = local_time(row["next_poll_at"], zone, "%m-%d %H:%M")
+    narrow = shutil.get_terminal_size((120, 24)).columns < 100
+    emit(rows, FEED_FIELDS, fmt, table_columns=["shown", "state", "http_status", "polled", "item_count",
+                                                "consecutive_errors", *([] if narrow else ["due"]), "last_error"],
+         headers={"shown": "feed", "polled": f"last poll ({zone_name(zone)})", "due": "next poll"}, empty="no feeds configured")
 
 
 @cli.command("import-opml")
@@ -388,10 +436,14 @@ def threads(state: State, needs_reply: bool, since: str | None, feed: str | None
     if fmt != "table":
         emit([s.as_json() for s in summaries], THREAD_FIELDS, fmt)
         return
-    rows = [{"priority": f"{s.priority:.1f}", "status": s.status.replace("_", " "), "waiting": s.as_json()["waiting"],
-             "items": s.items, "neg": s.negative_items, "last": local_time(s.last_activity, config.timezone),
+    rows = [{"priority": f"{s.priority:.0f}", "status": s.status.replace("_", " "), "waiting": s.as_json()["waiting"],
+             "items": s.items, "neg": s.negative_items, "last": local_time(s.last_activity, config.timezone, "%m-%d %H:%M"),
              "flags": flags(s), "feed": s.feed, "title": s.title, "id": s.id} for s in summaries]
-    emit(rows, list(rows[0]) if rows else ["id"], fmt,
+    wide = shutil.get_terminal_size((120, 24)).columns >= 120
+    columns = ["priority", "status", "waiting", "neg", "title", "id"]
+    if wide:
+        columns[4:4] = ["items", "last", "flags", "feed"]
+    emit(rows, columns, fmt, headers={"last": f"last activity ({zone_name(config.timezone)})", "waiting": "waited"},
          empty="no threads need a reply" if needs_reply else "no threads found")
 
 

@@ -18,8 +18,20 @@ import click
 TRANSCRIPT_TEXT_CHARS = 2000
 
 
+# What a person reads above a column, instead of the field's name.
+HEADERS = {
+    "published": "published", "last_polled_at": "last poll", "next_poll_at": "next poll", "item_count": "items",
+    "consecutive_errors": "errors", "http_status": "http", "last_error": "last error", "compound": "VADER",
+    "says": "says", "neg": "negative", "last": "last activity", "backoff": "back-off", "created": "when",
+    "next_try": "next try", "delivered": "delivered",
+}
+# Columns that take the room left over, shortened with an ellipsis; the others keep their width.
+STRETCH = {"title", "says", "last_error", "name", "error"}
+
+
 def emit(rows: Sequence[dict[str, Any]], columns: Sequence[str], fmt: str, *,
-         table_columns: Sequence[str] | None = None, empty: str = "nothing found") -> None:
+         table_columns: Sequence[str] | None = None, empty: str = "nothing found",
+         headers: dict[str, str] | None = None) -> None:
     """Print rows as a table (for people), one JSON array, or CSV (for programs)."""
     if fmt == "json":
         click.echo(json.dumps([{c: row.get(c) for c in columns} for row in rows], ensure_ascii=False, indent=2))
@@ -29,13 +41,20 @@ def emit(rows: Sequence[dict[str, Any]], columns: Sequence[str], fmt: str, *,
         writer = csv.writer(buffer)
         writer.writerow(columns)
         for row in rows:
-            writer.writerow([json.dumps(v) if isinstance(v, (list, dict)) else v for v in (row.get(c) for c in columns)])
+            writer.writerow([_csv_cell(row.get(c)) for c in columns])
         click.echo(buffer.getvalue(), nl=False)
         return
     if not rows:
         click.echo(empty, err=True)
         return
-    click.echo(render_table(rows, table_columns or columns))
+    click.echo(render_table(rows, table_columns or columns, headers=headers))
+
+
+def _csv_cell(value: Any) -> Any:
+    """A list is its items joined by "; " (terms, reasons); a mapping is JSON; the rest as it is."""
+    if isinstance(value, (list, tuple)):
+        return "; ".join(str(v) for v in value)
+    return json.dumps(value, ensure_ascii=False) if isinstance(value, dict) else value
 
 
 def _cell(value: Any) -> str:
@@ -46,31 +65,67 @@ def _cell(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:+.2f}"
     if isinstance(value, (list, tuple)):
-        return ",".join(map(str, value))
+        return ", ".join(map(str, value))
     return re.sub(r"\s+", " ", str(value))
 
 
-def render_table(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> str:
-    """Aligned columns; the widest column is shortened so a line fits the terminal."""
+def render_table(rows: Sequence[dict[str, Any]], columns: Sequence[str], *, headers: dict[str, str] | None = None,
+                 width: int | None = None) -> str:
+    """Columns that fit the terminal (COLUMNS when set): text columns give way, with an ellipsis.
+
+    rich measures what a terminal shows, so emoji and wide characters keep the columns aligned.
+    """
+    from rich import box
+    from rich.cells import cell_len
+    from rich.console import Console
+    from rich.table import Table
+
+    width = width or shutil.get_terminal_size((120, 24)).columns
+    names = {**HEADERS, **(headers or {})}
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, padding=(0, 1), header_style="",
+                  expand=False, collapse_padding=True)
     cells = [[_cell(row.get(c)) for c in columns] for row in rows]
-    widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(columns)]
-    room = shutil.get_terminal_size((120, 24)).columns
-    while sum(widths) + 2 * (len(widths) - 1) > room and max(widths) > 12:
-        widest = widths.index(max(widths))
-        widths[widest] -= 1
-    def line(values: Sequence[str]) -> str:
-        return "  ".join((v if len(v) <= w else v[: w - 1] + "…").ljust(w) for v, w in zip(values, widths)).rstrip()
-    return "\n".join([line(columns)] + [line(r) for r in cells])
+    headers_shown = [names.get(c, c.replace("_", " ")) for c in columns]
+    natural = [max([min(cell_len(h), 9)] + [cell_len(r[i]) for r in cells]) for i, h in enumerate(headers_shown)]
+    # A short column keeps its width (at most 24); the text columns share what is left, at least 8 each.
+    fixed = [min(24, n) for n, c in zip(natural, columns) if c not in STRETCH]
+    stretching = [n for n, c in zip(natural, columns) if c in STRETCH]
+    room = width - sum(fixed) - 2 * (len(columns) - 1) - 1
+    share = max(8, room // len(stretching)) if stretching else 0
+    for column, header, size in zip(columns, headers_shown, natural):
+        table.add_column(header, no_wrap=True, overflow="ellipsis",
+                         width=min(size, share) if column in STRETCH else min(24, size),
+                         justify="right" if column in ("priority", "items", "item_count", "neg", "errors",
+                                                       "consecutive_errors", "http_status") else "left")
+    for cell_row in cells:
+        table.add_row(*cell_row)
+    console = Console(file=io.StringIO(), width=width, color_system=None, force_terminal=False, highlight=False,
+                      emoji=False, markup=False, soft_wrap=False)
+    console.print(table)
+    lines = console.file.getvalue().splitlines()  # type: ignore[attr-defined]
+    return "\n".join(line.rstrip() for line in lines if line.strip())
 
 
-def local_time(moment: dt.datetime | None, timezone: str) -> str:
-    return moment.astimezone(ZoneInfo(timezone)).strftime("%Y-%m-%d %H:%M") if moment else ""
+def local_time(moment: dt.datetime | str | None, timezone: str, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    """A moment as a person here reads it: local time in the configured zone (the header names it)."""
+    if isinstance(moment, str):
+        try:
+            moment = dt.datetime.fromisoformat(moment.replace("Z", "+00:00"))
+        except ValueError:
+            return str(moment)
+    return moment.astimezone(ZoneInfo(timezone)).strftime(fmt) if moment else ""
+
+
+def zone_name(timezone: str) -> str:
+    """The zone as a header shows it: its abbreviation now (GMT, CET), else the IANA name."""
+    return dt.datetime.now(ZoneInfo(timezone)).tzname() or timezone
 
 
 def flags(summary: Any) -> str:
-    flags = [name for name, on in (("heating up", summary.heating_up), ("defended", summary.defended),
-                                   ("staff replied", summary.staff_replied)) if on]
-    return ", ".join(flags)
+    """What a person says of a thread: heating up, a fan answered; "we replied" once nobody waits."""
+    said = [name for name, on in (("heating up", summary.heating_up), ("a fan answered", summary.defended),
+                                  ("we replied", summary.staff_replied and not summary.needs_reply)) if on]
+    return ", ".join(said)
 
 
 def transcript(detail: Any, timezone: str) -> str:

@@ -216,6 +216,19 @@ class HeatView:
         return self.name or "Overall"
 
     @property
+    def heard(self) -> bool:
+        return self.total > 0
+
+    @property
+    def shown(self) -> str:
+        """23° on a day something was heard; a dash on a day with nothing to take the temperature of."""
+        return f"{self.degrees}°" if self.heard else "–"
+
+    @property
+    def out_of_100(self) -> str:
+        return f"{self.degrees}/100" if self.heard else "no data"
+
+    @property
     def trend_word(self) -> str:
         if self.trend is None:
             return "new"
@@ -229,6 +242,9 @@ class HeatView:
         return getattr(self, kind) / self.total if self.total else 0.0
 
 
+NO_DATA = "no data"  # a day with no mention is not "calm": nothing was heard
+
+
 def heat_view(scope: heat.ScopeMood) -> HeatView:
     tally, spike = scope.tally, scope.spike
     note = ""
@@ -239,7 +255,8 @@ def heat_view(scope: heat.ScopeMood) -> HeatView:
         else:  # the baseline is mostly the prior: say so
             note += f"against a typical {_percent(heat.PRIOR_RATE)} (little history yet)"
     return HeatView(
-        name=clean_text(scope.name, NAME_CHARS), degrees=round(scope.degrees), word=scope.word,
+        name=clean_text(scope.name, NAME_CHARS), degrees=round(scope.degrees),
+        word=scope.word if tally.total else NO_DATA,
         trend=None if scope.trend is None else round(scope.trend),
         positive=tally.positive, neutral=tally.neutral, negative=tally.negative,
         total=tally.total, mean_compound=tally.mean_compound, spike=spike.flagged, spike_note=note,
@@ -414,6 +431,18 @@ class DayReport:
     left_out: int = 0  # items that could not be shown
     problems: tuple[str, ...] = ()  # parts of the page that could not be made (the log has more)
     thresholds: tuple[float, float] = (-0.05, 0.05)
+    listening_since: dt.date | None = None  # the first local day listener heard anything
+    never_heard: bool = False  # nothing stored at all: a new install
+
+    @property
+    def not_listening_yet(self) -> bool:
+        """The day comes before listener heard anything, or nothing was ever polled."""
+        return self.never_heard or (self.listening_since is not None and self.day < self.listening_since)
+
+    @property
+    def past_day(self) -> bool:
+        """A report of a day gone by: the mood is that day's, the queues are as of now."""
+        return self.day < self.generated_at.astimezone(ZoneInfo(self.timezone)).date()
 
     @property
     def date_label(self) -> str:
@@ -428,7 +457,8 @@ def build_report(*, day: dt.date, timezone: str, generated_at: dt.datetime, over
                  terms: Sequence[heat.ScopeMood], threads: Sequence[Any], negative_rows: Sequence[dict[str, Any]],
                  positive_rows: Sequence[dict[str, Any]], feed_rows: Sequence[dict[str, Any]],
                  negative: float, positive: float, max_threads: int = REPORT_MAX_THREADS,
-                 problems: Sequence[str] = ()) -> DayReport:
+                 problems: Sequence[str] = (), listening_since: dt.date | None = None,
+                 never_heard: bool = False) -> DayReport:
     """Turn the day's data into view objects; an item that cannot be shown is logged and counted."""
     left_out = 0
 
@@ -455,6 +485,7 @@ def build_report(*, day: dt.date, timezone: str, generated_at: dt.datetime, over
         most_negative=tuple(views(negative_rows[:TOP_MENTIONS], mention)),
         most_positive=tuple(views(positive_rows[:TOP_MENTIONS], mention)),
         failing=tuple(failing), stale=tuple(stale), comment_feeds_failing=comment_failures,
+        listening_since=listening_since, never_heard=never_heard,
         left_out=left_out, thresholds=(negative, positive), problems=tuple(clean_text(p, ERROR_CHARS) for p in problems),
     )
 
@@ -535,7 +566,11 @@ class DigestParts:
 def digest_subject(report: DayReport) -> str:
     """The date, the word and the temperature; then what needs doing. Built from our own strings."""
     overall = report.overall
-    subject = f"Mood {report.day.isoformat()}: {overall.word} {overall.degrees}/100"
+    if report.not_listening_yet:
+        subject = f"Mood {report.day.isoformat()}: no data yet (listener was not listening)"
+    else:
+        subject = f"Mood {report.day.isoformat()}: " + (f"{overall.word} {overall.out_of_100}" if overall.heard
+                                                         else "nothing heard")
     if report.threads_total:
         subject += f" · {report.threads_total} thread{'s' if report.threads_total != 1 else ''} need a reply"
     if report.spikes:

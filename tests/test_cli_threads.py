@@ -214,8 +214,8 @@ def test_threads_table_and_csv(site):
     table = listener(config, "threads", "--needs-reply", "--limit", "2")
     assert table.returncode == 0, table.stderr
     lines = table.stdout.splitlines()
-    assert lines[0].split()[:3] == ["priority", "status", "waiting"] and len(lines) == 3
-    assert "Quillfeather export" in lines[1] and "needs reply" in lines[1]
+    assert lines[0].split()[:3] == ["priority", "status", "waited"] and len(lines) == 4  # header, rule, 2 rows
+    assert "Quillfeather export" in lines[2] and "needs reply" in lines[2]
     csv_out = listener(config, "threads", "--format", "csv", "--term", "quillfeather", "--since", "45h")
     header, *rows = csv.reader(io.StringIO(csv_out.stdout))
     assert header[:7] == ["id", "title", "url", "feed", "items", "negative_items", "last_activity"]

@@ -75,6 +75,7 @@ def day_report(db: sqlite_utils.Database, config: Config, day: dt.date, *,
         positive_rows=_titled(store.day_mentions(db, start, end, most="positive", threshold=config.positive, limit=top)),
         feed_rows=feed_overview(store.feed_health(db, include_comment_feeds=True), now=now),
         negative=config.negative, positive=config.positive,
+        listening_since=local_day(first, tz) if (first := store.first_heard(db)) else None, never_heard=first is None,
     )
 
 

@@ -354,7 +354,8 @@ def judging_for(config: Config) -> Judging:
 
 
 def poll(config: Config, *, names: Sequence[str] = (), force: bool = False,
-         on_outcome: Callable[[FeedOutcome], None] | None = None, lock_wait: float = 0.0,
+         on_outcome: Callable[[FeedOutcome], None] | None = None, on_plan: Callable[[int], None] | None = None,
+         lock_wait: float = 0.0,
          pool: ParsePool | None = None) -> PollSummary:
     """One polling cycle (`listener poll`, and the daemon's poll job): the same code for both."""
     unknown = sorted(set(names) - {spec.name for spec in config.feeds})
@@ -373,9 +374,14 @@ def poll(config: Config, *, names: Sequence[str] = (), force: bool = False,
             try:
                 with Fetcher(config.fetch) as fetcher:
                     cycle = PollCycle(config, db, fetcher, pool, on_outcome=on_outcome)
+                    if on_plan:
+                        on_plan(len(feeds))
                     summary.outcomes += cycle.run(feeds)
                     parents = [f for f in feeds if cycle.follows_comments(f)]
-                    summary.outcomes += cycle.run(cycle.comment_feeds_due(parents, force=force or bool(names)))
+                    comment_feeds = cycle.comment_feeds_due(parents, force=force or bool(names))
+                    if on_plan:
+                        on_plan(len(comment_feeds))
+                    summary.outcomes += cycle.run(comment_feeds)
             finally:
                 if owned_pool:
                     pool.close()

@@ -15,7 +15,7 @@ import sqlite_utils
 from listener.models import ItemPlacement, ScoredItem, Sentiment, Verdict
 from listener.store.base import write
 from listener.store.feeds import FeedUpdate
-from listener.times import iso
+from listener.times import iso, parse_iso
 
 
 class _FaultHook:
@@ -350,3 +350,9 @@ def save_rescored(db: sqlite_utils.Database, rows: Iterable[tuple[int, Sentiment
                        "neg": sentiment.neg, **verdict_columns(verdict, version)}
             db.execute(f"UPDATE items SET {', '.join(f'{c} = ?' for c in columns)} WHERE id = ?",
                        [*columns.values(), item_id])
+
+
+def first_heard(db: sqlite_utils.Database) -> dt.datetime | None:
+    """When listener first stored anything: the day before it a report has no data to speak of."""
+    row = db.execute("SELECT min(first_seen) FROM items").fetchone()
+    return parse_iso(row[0]) if row and row[0] else None
