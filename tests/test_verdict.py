@@ -202,7 +202,7 @@ def test_english_skips_the_identifier(monkeypatch):
     def boom() -> None:
         raise AssertionError("the identifier should not be needed")
 
-    monkeypatch.setattr(verdict, "_identifier", boom)
+    monkeypatch.setattr("listener.verdict.languages._identifier", boom)
     assert language("my flight was cancelled and nobody is at the desk")[0] == "en"
 
 
@@ -232,3 +232,103 @@ def test_the_weights_rebuild_byte_for_byte(tmp_path):
                    check=True, capture_output=True)
     shipped = (ROOT / "listener" / "data" / "verdict.npz").read_bytes()
     assert hashlib.sha256(out.read_bytes()).hexdigest() == hashlib.sha256(shipped).hexdigest()
+
+
+# --- VADER's numbers, faster --------------------------------------------------------------
+
+@pytest.mark.parametrize("text", [
+    "The app is NOT working, again!!", "I kind of like it but the delivery was awful", "never so happy :) 😂😂",
+    "not the best, at least not bad", "no good no no", "It was the shit!!! ???", "without doubt great",
+    "SO GOOD and so bad", "🙂x😡 y", "a\n😂 b", "", "   ", "kind of", "the bomb, bad ass, yeah right",
+    "I don't love it", "hardly good", "Cut the mustard? no way", "really really REALLY good",
+])
+def test_fast_polarity_is_vaders(text):
+    from listener.verdict.valence import polarity
+
+    d = VADER.polarity_scores(text)
+    assert polarity(text) == (d["compound"], d["pos"], d["neu"], d["neg"])
+
+
+def _corpus_texts() -> list[str]:
+    import csv
+
+    texts = []
+    for path in sorted((DATA / "semeval2017-task4a").glob("*.tsv")):
+        for line in path.read_text(encoding="utf-8").splitlines():
+            parts = line.rstrip("\t").split("\t")
+            if len(parts) >= 3:
+                texts.append("\t".join(parts[2:]))
+    with (DATA / "complaints2019" / "complaints-data.csv").open(encoding="utf-8", newline="") as f:
+        texts += [row[1] for row in csv.reader(f) if len(row) >= 3]
+    return texts
+
+
+@pytest.mark.skipif(not (DATA / "semeval2017-task4a").is_dir(), reason=f"no development data at {DATA}")
+@pytest.mark.timeout(300)
+def test_fast_polarity_and_the_cue_shortcut_agree_on_every_development_text():
+    from listener.verdict import rules
+    from listener.verdict.valence import polarity
+
+    def all_cues(text: str) -> dict[str, int]:
+        hits: dict[str, int] = {}
+        lower = text.lower()
+        for m in rules._CUES.finditer(lower):
+            name = m.lastgroup or ""
+            if rules._BY_NAME[name].negatable and rules._NEGATOR_BEFORE.search(lower, max(0, m.start() - 40), m.start()):
+                continue
+            hits[name] = hits.get(name, 0) + 1
+        return hits
+
+    for text in _corpus_texts():
+        d = VADER.polarity_scores(text)
+        assert polarity(text) == (d["compound"], d["pos"], d["neu"], d["neg"]), text
+        masked = mask(text).text
+        assert rules.cue_hits(masked) == all_cues(masked), masked
+
+
+# --- score_item, the examples, the language shortcut --------------------------------------
+
+def test_score_item_runs_vader_once_and_returns_its_numbers():
+    from listener.sentiment import score
+
+    calls = []
+
+    def vader(text):
+        calls.append(text)
+        return score(text)
+
+    text = "@acme 3 weeks and no reply, please fix"
+    scores, v = verdict.score_item(text, vader=vader, targets=["acme"])
+    assert calls == [text] and scores == score(text)
+    assert v == judge(text, targets=["acme"])
+    assert verdict.score_item(text, vader=vader, scorer="vader")[1] == judge(text, scorer="vader", compound=scores.compound)
+
+
+def test_the_service_examples_are_labelled_and_ours():
+    sys.path.insert(0, str(ROOT / "tools"))
+    import train_verdict
+
+    rows = train_verdict.service_examples()
+    assert len(rows) >= 300
+    assert {label for label, _ in rows} == {"negative", "neutral", "positive"}
+    assert all("bramblebox" in text.lower() for _, text in rows)  # the made-up brand, masked in training
+
+
+@pytest.mark.parametrize("text", [
+    "xhandle self driving cars.", "Persona 5 Take Your Heart edition", "Mike Pence is Trumps permanent bulletproof vest.",
+])
+def test_english_headlines_skip_the_identifier(monkeypatch, text):
+    def boom() -> None:
+        raise AssertionError("the identifier should not be needed")
+
+    monkeypatch.setattr("listener.verdict.languages._identifier", boom)
+    assert language(text)[0] == "en"
+
+
+@pytest.mark.parametrize("text", [
+    "@bramblebox how do I change the email address on my account?",
+    "@bramblebox do you ship to Ireland?",
+])
+def test_a_plain_question_is_no_complaint(text):
+    v = judge(text, targets=["bramblebox"])
+    assert v.sentiment != "negative" and not v.complaint, v

@@ -3,7 +3,9 @@
     python tools/train_verdict.py [--data ../shared/sentiment-data] [--out listener/data/verdict.npz]
 
 Training data: every SemEval 2013-2016 file of `semeval2017-task4a/` (duplicate tweet ids
-dropped, the first label kept). `twitter-2017test-A.tsv` is for model selection only and the
+dropped, the first label kept), and our own invented customer-service messages to a made-up
+brand (`tools/service_examples.tsv`, SERVICE_REPEAT times each: a few hundred rows among 49,570
+tweets would otherwise not be heard). `twitter-2017test-A.tsv` is for model selection only and the
 complaint corpus is for evaluation only: neither is read here. Tweets are masked (@handles,
 URLs) and run through the rule layer exactly as at run time (`listener.verdict.features`).
 
@@ -26,7 +28,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from listener.verdict import CLASSES, DENSE, HASH_BITS, features  # noqa: E402
+from listener.verdict import CLASSES, DENSE, HASH_BITS, features, vader_scores  # noqa: E402
 from listener.verdict.rules import mask  # noqa: E402
 
 SEED = 20170401
@@ -46,6 +48,11 @@ TRAIN_FILES = (
 )
 
 
+SERVICE_EXAMPLES = ROOT / "tools" / "service_examples.tsv"
+SERVICE_REPEAT = 8
+SERVICE_BRAND = ("bramblebox",)  # the made-up brand of the examples: masked as a watched term
+
+
 def default_data() -> Path:
     return Path(os.environ.get("LISTENER_SENTIMENT_DATA", ROOT.parent / "shared" / "sentiment-data"))
 
@@ -60,20 +67,33 @@ def read_semeval(path: Path) -> list[tuple[str, str, str]]:
     return rows
 
 
-def training_rows(data: Path) -> list[tuple[str, str]]:
+def service_examples(path: Path = SERVICE_EXAMPLES) -> list[tuple[str, str]]:
+    """(label, text) rows of our own examples (lines starting with # are comments)."""
+    rows = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        label, _, text = line.partition("\t")
+        if not line.startswith("#") and label in CLASSES and text.strip():
+            rows.append((label, text))
+    return rows
+
+
+def training_rows(data: Path) -> list[tuple[str, str, tuple[str, ...]]]:
+    """(label, text, watched terms to mask) for every training example."""
     seen: dict[str, tuple[str, str]] = {}
     for name in TRAIN_FILES:
         for tweet_id, label, text in read_semeval(data / "semeval2017-task4a" / name):
             seen.setdefault(tweet_id, (label, text))
-    return list(seen.values())
+    rows: list[tuple[str, str, tuple[str, ...]]] = [(label, text, ()) for label, text in seen.values()]
+    rows += [(label, text, SERVICE_BRAND) for label, text in service_examples()] * SERVICE_REPEAT
+    return rows
 
 
-def featurize(rows: list[tuple[str, str]]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def featurize(rows: list[tuple[str, str, tuple[str, ...]]]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """CSR-style sparse rows (indptr, indices), dense features, labels."""
     indptr, indices, dense, labels = [0], [], [], []
-    for label, text in rows:
-        f = features(mask(text).text)
-        indices.append(f.buckets)
+    for label, text, targets in rows:
+        f = features(mask(text, targets).text, text, vader_scores(text))
+        indices.append(np.array(f.buckets, dtype=np.int64))
         indptr.append(indptr[-1] + len(f.buckets))
         dense.append(f.dense)
         labels.append(CLASSES.index(label))  # type: ignore[arg-type]
@@ -146,7 +166,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     rows = training_rows(args.data)
     write_npz(args.out, train(*featurize(rows)))
-    print(f"trained on {len(rows)} tweets -> {args.out} ({args.out.stat().st_size:,} bytes)")
+    print(f"trained on {len(rows)} texts -> {args.out} ({args.out.stat().st_size:,} bytes)")
     return 0
 
 

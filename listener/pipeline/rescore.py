@@ -14,7 +14,7 @@ from listener.errors import NotFoundError
 from listener.models import Config
 from listener.pipeline.poll import judging_for
 from listener.pipeline.workers import judge_text
-from listener.sentiment import score, scoring_text
+from listener.sentiment import scoring_text
 
 log = logging.getLogger(__name__)
 
@@ -42,8 +42,8 @@ def rescore(db: sqlite_utils.Database, config: Config, *, batch: int = RESCORE_B
         results = []
         for row in rows:
             text = scoring_text(row["title"] or "", row["content"] or "")
-            sentiment = score(text)
-            results.append((row["id"], sentiment, judge_text(text, judging, sentiment.compound), judging.version))
+            sentiment, verdict = judge_text(text, judging)
+            results.append((row["id"], sentiment, verdict, judging.version))
         store.save_rescored(db, results)
         after = rows[-1]["id"]
         progress.done += len(rows)

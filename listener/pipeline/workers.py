@@ -14,11 +14,11 @@ from dataclasses import dataclass
 from listener import lifeline
 from listener.errors import ParseError
 from listener.match import Watchlist, match_text
-from listener.models import Item, Judging, ParsedFeed, ScoredItem, Verdict
+from listener.models import Item, Judging, ParsedFeed, ScoredItem, Sentiment, Verdict
 from listener.parse import PARSE_BUDGET, parse_feed
 from listener.sentiment import score, scoring_text
 from listener.threads import is_reply
-from listener.verdict import judge
+from listener.verdict import judge, score_item
 
 log = logging.getLogger(__name__)
 
@@ -54,15 +54,15 @@ def process_body(body: bytes, *, url: str, headers: dict[str, str], known: dict[
         match = match_text(watchlist, text, match_all=match_all)
         # A comment can make a thread about us need a reply without naming us: score it too.
         conversational = score_all or is_reply(item)
-        sentiment = score(text) if match.hit or conversational else None
-        verdict = judge_text(text, judging, sentiment.compound) if sentiment else None
+        sentiment, verdict = judge_text(text, judging) if match.hit or conversational else (None, None)
         changed.append(ScoredItem(item, digest, match, sentiment, verdict, judging.version if verdict else None))
     return ProcessedFeed(parsed, changed)
 
 
-def judge_text(text: str, judging: Judging, compound: float | None) -> Verdict:
-    return judge(text, targets=judging.targets, staff=judging.staff, thresholds=judging.thresholds,
-                 scorer=judging.scorer, compound=compound)
+def judge_text(text: str, judging: Judging) -> tuple[Sentiment, Verdict]:
+    """VADER's numbers (kept as they are) and listener's verdict on one text, VADER run once."""
+    return score_item(text, vader=score, targets=judging.targets, staff=judging.staff,
+                      thresholds=judging.thresholds, scorer=judging.scorer)
 
 
 def _warm_up() -> None:

@@ -1,0 +1,182 @@
+"""The verdict's learned part: features of a masked text and a hashed logistic regression over them.
+
+Features are word 1-2-grams of what the rule layer left (hashed with crc32 into 2**HASH_BITS
+buckets), the rules that fired, and VADER's scores of the original text (the caller's, so VADER
+runs once per item) with the rule layer's correction: the lexicon valence of the words masking
+and the rules took away is taken out of VADER's raw sum and the cue weights are added to it
+(`rule_compound`, shown in `why` as `vader_after_rules`). Weights live in `listener/data/verdict.npz`, built by
+`tools/train_verdict.py`. Scoring one item is a few dozen table look-ups in plain Python: numpy's
+per-call overhead costs more than the arithmetic on so few numbers.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import zlib
+from array import array
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+from typing import Literal
+
+import numpy as np
+
+from listener.verdict.rules import Ruled, apply_rules, shift_compound
+from listener.verdict.valence import lexicon_sum, polarity
+
+CLASSES: tuple[Literal["negative", "neutral", "positive"], ...] = ("negative", "neutral", "positive")
+HASH_BITS = 18
+DENSE = ("rule_compound", "rule_pos", "rule_neg", "cue_weight", "request")
+
+MAX_CHARS = 5_000  # the verdict reads at most this much of a text ...
+MAX_PIECES = 40  # ... and at most this many of its sentences
+MAX_PIECE_WORDS = 150  # VADER's cost grows with the square of a sentence's length
+SHORT_MAX_CHARS = 320  # as listener.sentiment: a tweet-length text is scored whole
+SHORT_MAX_SENTENCES = 4
+
+_SENTENCE_END = re.compile(r"(?<=[.!?\u2026])\s+")
+
+
+def _pieces(text: str) -> list[str]:
+    """The text whole when tweet-length, else its sentences (bounded), run-ons cut into pieces."""
+    text = text[:MAX_CHARS]
+    if len(text) <= SHORT_MAX_CHARS and (
+        len(_SENTENCE_END.findall(text)) < SHORT_MAX_SENTENCES
+        or sum(1 for s in _SENTENCE_END.split(text) if s.strip()) <= SHORT_MAX_SENTENCES
+    ):
+        sentences = [text]
+    else:
+        sentences = [s for s in _SENTENCE_END.split(text) if s.strip()]
+    pieces: list[str] = []
+    for sentence in sentences[:MAX_PIECES]:
+        words = sentence.split()
+        pieces.extend(" ".join(words[i:i + MAX_PIECE_WORDS]) for i in range(0, len(words), MAX_PIECE_WORDS))
+    return pieces[:MAX_PIECES]
+
+
+def vader_scores(text: str) -> tuple[float, float, float]:
+    """(compound, pos, neg) of VADER on text: whole when short, the mean of its sentences when long."""
+    pieces = _pieces(text)
+    if not pieces:
+        return 0.0, 0.0, 0.0
+    if len(pieces) == 1:
+        compound, pos, _, neg = polarity(pieces[0])
+        return compound, pos, neg
+    scores = [polarity(p) for p in pieces]
+    n = len(scores)
+    return sum(s[0] for s in scores) / n, sum(s[1] for s in scores) / n, sum(s[3] for s in scores) / n
+
+
+# --- features -----------------------------------------------------------------------------
+
+_TOKEN = re.compile(r"#?[a-z0-9']+|[!?]|[:;]-?[()dp]|[\u2600-\u27bf\U0001F300-\U0001FAFF]")
+_MASK = (1 << HASH_BITS) - 1
+
+
+@dataclass(frozen=True)
+class Features:
+    """What the model reads: hashed sparse features (with their names, for `why`) and dense ones."""
+
+    names: tuple[str, ...]
+    buckets: tuple[int, ...]  # indices into the weight table, one per name
+    dense: tuple[float, ...]  # len(DENSE)
+    ruled: Ruled
+    rule_compound: float
+
+
+@lru_cache(maxsize=1 << 16)
+def bucket(name: str) -> int:
+    """A stable hash (crc32, not Python's salted hash) of a feature name into the weight table."""
+    return zlib.crc32(name.encode("utf-8")) & _MASK
+
+
+def features(masked_text: str, original: str, vader: tuple[float, float, float]) -> Features:
+    """The model's features: word 1-2-grams of what the rules left, the rules that fired, and
+    `vader` = (compound, pos, neg) of the `original` text corrected by the rule layer."""
+    ruled = apply_rules(masked_text)
+    compound, pos, neg = vader
+    rule_compound = shift_compound(compound, ruled.cue_weight - removed_valence(original, ruled.text))
+    tokens = _TOKEN.findall(ruled.text.lower())  # what the rules left: politeness and sarcastic praise are gone
+    names = list(dict.fromkeys(tokens + [a + " " + b for a, b in zip(tokens, tokens[1:])]))
+    names += [f"rule:{r}" for r in ruled.fired]
+    dense = (rule_compound, pos, neg, max(ruled.cue_weight, -5.0) / 5.0, float(ruled.request))
+    return Features(tuple(names), tuple(map(bucket, names)), dense, ruled, rule_compound)
+
+
+def removed_valence(original: str, rewritten: str) -> float:
+    """The lexicon valence of the words masking and the rules took out of the original (each
+    distinct word once, less what they put in): what VADER's raw sum should lose."""
+    if original == rewritten:
+        return 0.0
+    before, after = set(original.split()), set(rewritten.split())
+    return lexicon_sum(" ".join(sorted(before - after))) - lexicon_sum(" ".join(sorted(after - before)))
+
+
+# --- the model ----------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Model:
+    """Multinomial logistic regression: sparse (2**HASH_BITS x 3), dense (len(DENSE) x 3), bias,
+    and the class prior of a customer-service stream (added to the logits at inference).
+
+    For scoring without numpy, the weights are also kept as logits relative to neutral (softmax
+    does not change when one number is taken from all three): `to_negative` and `to_positive`
+    are arrays of C floats, one per bucket."""
+
+    sparse: np.ndarray
+    dense: np.ndarray
+    bias: np.ndarray
+    prior: np.ndarray
+    to_negative: array[float]
+    to_positive: array[float]
+    offset: tuple[float, float]  # bias + prior, negative and positive relative to neutral
+    dense_rows: tuple[tuple[float, float], ...]
+
+
+@lru_cache(maxsize=None)
+def load_model() -> Model:
+    """The shipped weights, read once per process (a few ms; parse workers reuse them)."""
+    with resources.files("listener").joinpath("data/verdict.npz").open("rb") as f:
+        with np.load(f, allow_pickle=False) as data:
+            sparse = data["sparse"]
+            dense, bias, prior = (data[k].astype(np.float64) for k in ("dense", "bias", "prior"))
+    w = sparse.astype(np.float64)
+    o = bias + prior
+    return Model(
+        sparse=sparse, dense=dense, bias=bias, prior=prior,
+        to_negative=array("f", (w[:, 0] - w[:, 1]).astype(np.float32).tobytes()),
+        to_positive=array("f", (w[:, 2] - w[:, 1]).astype(np.float32).tobytes()),
+        offset=(float(o[0] - o[1]), float(o[2] - o[1])),
+        dense_rows=tuple((float(r[0] - r[1]), float(r[2] - r[1])) for r in dense),
+    )
+
+
+def probabilities(model: Model, f: Features) -> tuple[tuple[float, float, float], tuple[list[float], list[float]]]:
+    """P(negative, neutral, positive) for one item, with the service prior applied; and the
+    relative weights of its sparse features (for `why`)."""
+    neg_w = list(map(model.to_negative.__getitem__, f.buckets))
+    pos_w = list(map(model.to_positive.__getitem__, f.buckets))
+    l0, l2 = model.offset
+    l0 += sum(neg_w)
+    l2 += sum(pos_w)
+    for x, (w0, w2) in zip(f.dense, model.dense_rows):
+        l0 += x * w0
+        l2 += x * w2
+    top = max(l0, 0.0, l2)
+    e0, e1, e2 = math.exp(l0 - top), math.exp(-top), math.exp(l2 - top)
+    total = e0 + e1 + e2
+    return (e0 / total, e1 / total, e2 / total), (neg_w, pos_w)
+
+
+def top_features(names: tuple[str, ...], rows: tuple[list[float], list[float]], cls: int, k: int = 3) -> list[str]:
+    """The word features that pushed hardest toward the chosen class (against the mean of the three)."""
+    neg_w, pos_w = rows
+    if cls == 0:
+        pushes = [1.5 * a - 0.5 * (a + b) for a, b in zip(neg_w, pos_w)]
+    elif cls == 2:
+        pushes = [1.5 * b - 0.5 * (a + b) for a, b in zip(neg_w, pos_w)]
+    else:
+        pushes = [-0.5 * (a + b) for a, b in zip(neg_w, pos_w)]
+    best = sorted((i for i, p in enumerate(pushes) if p > 0.1), key=lambda i: -pushes[i])[:k]
+    return [f"word:{names[i]}" for i in best if not names[i].startswith("rule:")]

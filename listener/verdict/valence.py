@@ -1,0 +1,222 @@
+"""VADER's `polarity_scores`, the same numbers in a fraction of the time, for the verdict's own pass.
+
+The verdict scores the text its rules rewrote (the caller's VADER already scored the original),
+so it needs a second VADER pass per item. vaderSentiment 3.3.2 spends most of its time lower-casing
+the whole sentence again for every lexicon word (three negation checks and an idiom check each
+build a new lower-case list) and walking every character for emoji. This is the same algorithm
+with each word lower-cased once, ASCII text skipping the emoji walk and the idiom check skipped
+when no idiom word is near. It uses vaderSentiment's own lexicon and constants, keeps its
+quirks (the `but` rule's `list.index`), and a test compares it with `polarity_scores` on every
+SemEval tweet. `listener.sentiment` stays on vaderSentiment itself: VADER's published numbers.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import string
+from functools import lru_cache
+
+from vaderSentiment.vaderSentiment import (
+    BOOSTER_DICT,
+    C_INCR,
+    N_SCALAR,
+    NEGATE,
+    SPECIAL_CASES,
+    SentimentIntensityAnalyzer,
+)
+
+_NEGATE = frozenset(NEGATE)
+# Every word of a multi-word SPECIAL_CASES or BOOSTER_DICT key: the idiom check can only change a
+# valence when one of them is within three words of the lexicon word.
+_IDIOM_WORDS = frozenset(w for key in (*SPECIAL_CASES, *BOOSTER_DICT) if " " in key for w in key.split())
+_PUNCTUATION = string.punctuation
+
+
+@lru_cache(maxsize=None)
+def _vader() -> tuple[dict[str, float], dict[str, str]]:
+    analyzer = SentimentIntensityAnalyzer()
+    return analyzer.lexicon, analyzer.emojis
+
+
+@lru_cache(maxsize=None)
+def _emoji_pattern() -> re.Pattern[str]:
+    return re.compile("[" + "".join(re.escape(ch) for ch in sorted(_vader()[1]) if len(ch) == 1) + "]")
+
+
+def _describe_emoji(text: str) -> str:
+    """polarity_scores' emoji walk: each emoji becomes its description, after a space unless one
+    (or the start of the text) comes before it."""
+    emojis = _vader()[1]
+
+    def describe(m: re.Match[str]) -> str:
+        spaced = m.start() == 0 or text[m.start() - 1] == " "
+        return emojis[m.group()] if spaced else " " + emojis[m.group()]
+
+    return _emoji_pattern().sub(describe, text)
+
+
+def polarity(text: str) -> tuple[float, float, float, float]:
+    """(compound, pos, neu, neg) exactly as vaderSentiment's `polarity_scores(text)`.
+
+    >>> polarity("The app is NOT working, again!!")
+    (-0.4753, 0.0, 0.667, 0.333)
+    """
+    lexicon = _vader()[0]
+    if not text.isascii():
+        text = _describe_emoji(text)
+    text = text.strip()
+    words = [s if len(s := t.strip(_PUNCTUATION)) > 2 else t for t in text.split()]
+    lower = [w.lower() for w in words]
+    n = len(words)
+    caps = sum(map(str.isupper, words))
+    cap_diff = 0 < n - caps < n
+    sentiments: list[float] = [0] * n
+    for i, low in enumerate(lower):
+        if low in lexicon and low not in BOOSTER_DICT and not (low == "kind" and i < n - 1 and lower[i + 1] == "of"):
+            sentiments[i] = _valence(words, lower, i, lexicon, cap_diff)
+    if "but" in lower:
+        sentiments = _but_check(lower, sentiments)
+    return _score(sentiments, text)
+
+
+def _valence(words: list[str], lower: list[str], i: int, lexicon: dict[str, float], cap_diff: bool) -> float:
+    """sentiment_valence for a lexicon word at i."""
+    low = lower[i]
+    valence = lexicon[low]
+    if low == "no" and i != len(lower) - 1 and lower[i + 1] in lexicon:
+        valence = 0.0
+    if (i > 0 and lower[i - 1] == "no") or (i > 1 and lower[i - 2] == "no") or (
+        i > 2 and lower[i - 3] == "no" and lower[i - 1] in ("or", "nor")
+    ):
+        valence = lexicon[low] * N_SCALAR
+    if cap_diff and words[i].isupper():
+        valence = valence + C_INCR if valence > 0 else valence - C_INCR
+    for start_i in range(3):
+        if i > start_i and lower[i - (start_i + 1)] not in lexicon:
+            s = _scalar(words[i - (start_i + 1)], lower[i - (start_i + 1)], valence, cap_diff)
+            if start_i == 1 and s != 0:
+                s = s * 0.95
+            if start_i == 2 and s != 0:
+                s = s * 0.9
+            valence = valence + s
+            valence = _negation_check(valence, lower, start_i, i)
+            if start_i == 2 and _IDIOM_WORDS.intersection(lower[i - 3:i + 3]):
+                valence = _special_idioms_check(valence, lower, i)
+    if i > 1 and lower[i - 1] not in lexicon and lower[i - 1] == "least":
+        if lower[i - 2] != "at" and lower[i - 2] != "very":
+            valence = valence * N_SCALAR
+    elif i > 0 and lower[i - 1] not in lexicon and lower[i - 1] == "least":
+        valence = valence * N_SCALAR
+    return valence
+
+
+def _scalar(word: str, low: str, valence: float, cap_diff: bool) -> float:
+    scalar = BOOSTER_DICT.get(low)
+    if scalar is None:
+        return 0.0
+    if valence < 0:
+        scalar *= -1
+    if word.isupper() and cap_diff:
+        scalar = scalar + C_INCR if valence > 0 else scalar - C_INCR
+    return scalar
+
+
+def _negated(low: str) -> bool:
+    return low in _NEGATE or "n't" in low
+
+
+def _negation_check(valence: float, lower: list[str], start_i: int, i: int) -> float:
+    if start_i == 0:
+        if _negated(lower[i - 1]):
+            valence = valence * N_SCALAR
+    elif start_i == 1:
+        if lower[i - 2] == "never" and lower[i - 1] in ("so", "this"):
+            valence = valence * 1.25
+        elif lower[i - 2] == "without" and lower[i - 1] == "doubt":
+            pass
+        elif _negated(lower[i - 2]):
+            valence = valence * N_SCALAR
+    else:
+        if (lower[i - 3] == "never" and lower[i - 2] in ("so", "this")) or lower[i - 1] in ("so", "this"):
+            valence = valence * 1.25
+        elif lower[i - 3] == "without" and (lower[i - 2] == "doubt" or lower[i - 1] == "doubt"):
+            pass
+        elif _negated(lower[i - 3]):
+            valence = valence * N_SCALAR
+    return valence
+
+
+def _special_idioms_check(valence: float, lower: list[str], i: int) -> float:
+    onezero = f"{lower[i - 1]} {lower[i]}"
+    twoonezero = f"{lower[i - 2]} {lower[i - 1]} {lower[i]}"
+    twoone = f"{lower[i - 2]} {lower[i - 1]}"
+    threetwoone = f"{lower[i - 3]} {lower[i - 2]} {lower[i - 1]}"
+    threetwo = f"{lower[i - 3]} {lower[i - 2]}"
+    for seq in (onezero, twoonezero, twoone, threetwoone, threetwo):
+        if seq in SPECIAL_CASES:
+            valence = SPECIAL_CASES[seq]
+            break
+    if len(lower) - 1 > i:
+        zeroone = f"{lower[i]} {lower[i + 1]}"
+        if zeroone in SPECIAL_CASES:
+            valence = SPECIAL_CASES[zeroone]
+    if len(lower) - 1 > i + 1:
+        zeroonetwo = f"{lower[i]} {lower[i + 1]} {lower[i + 2]}"
+        if zeroonetwo in SPECIAL_CASES:
+            valence = SPECIAL_CASES[zeroonetwo]
+    for n_gram in (threetwoone, threetwo, twoone):
+        if n_gram in BOOSTER_DICT:
+            valence = valence + BOOSTER_DICT[n_gram]
+    return valence
+
+
+def _but_check(lower: list[str], sentiments: list[float]) -> list[float]:
+    """VADER's `but` rule as it is, `list.index` and all (it finds the first equal valence)."""
+    bi = lower.index("but")
+    for sentiment in sentiments:
+        si = sentiments.index(sentiment)
+        if si < bi:
+            sentiments.pop(si)
+            sentiments.insert(si, sentiment * 0.5)
+        elif si > bi:
+            sentiments.pop(si)
+            sentiments.insert(si, sentiment * 1.5)
+    return sentiments
+
+
+def _score(sentiments: list[float], text: str) -> tuple[float, float, float, float]:
+    if not sentiments:
+        return 0.0, 0.0, 0.0, 0.0
+    sum_s = float(sum(sentiments))
+    ep = min(text.count("!"), 4) * 0.292
+    qm_count = text.count("?")
+    qm = (qm_count * 0.18 if qm_count <= 3 else 0.96) if qm_count > 1 else 0
+    emphasis = ep + qm
+    if sum_s > 0:
+        sum_s += emphasis
+    elif sum_s < 0:
+        sum_s -= emphasis
+    compound = max(-1.0, min(1.0, sum_s / math.sqrt(sum_s * sum_s + 15)))
+    pos_sum = neg_sum = 0.0
+    neu_count = 0
+    for s in sentiments:
+        if s > 0:
+            pos_sum += float(s) + 1
+        if s < 0:
+            neg_sum += float(s) - 1
+        if s == 0:
+            neu_count += 1
+    if pos_sum > math.fabs(neg_sum):
+        pos_sum += emphasis
+    elif pos_sum < math.fabs(neg_sum):
+        neg_sum -= emphasis
+    total = pos_sum + math.fabs(neg_sum) + neu_count
+    return (round(compound, 4), round(math.fabs(pos_sum / total), 3), round(math.fabs(neu_count / total), 3),
+            round(math.fabs(neg_sum / total), 3))
+
+
+def lexicon_sum(text: str) -> float:
+    """The sum of VADER's lexicon valences of text's words, read as VADER reads them (no context)."""
+    lexicon = _vader()[0]
+    return sum(lexicon.get((s if len(s := t.strip(_PUNCTUATION)) > 2 else t).lower(), 0.0) for t in text.split())
