@@ -13,7 +13,7 @@ Why it is built this way (RELIABILITY B1-B10, C1-C2, D3, D8):
 * feedparser gets a BytesIO, never bytes: given bytes it tries `open(body)` as a file name.
 * Every text field ends up as plain text (we never keep feed HTML), so feedparser's sanitizer and
   relative-URI rewriting of content are switched off: they cost time and we strip the tags anyway.
-  Links are resolved here, not by feedparser (see _run_feedparser).
+  Links are resolved here, not by feedparser (see run_feedparser).
 * Everything here is a pure function of its arguments, so it can run in a worker process.
 """
 
@@ -21,25 +21,19 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import html
-import io
 import logging
-import os
 import pyexpat
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
-from html.parser import HTMLParser
-from pathlib import Path
 from typing import Any, Literal
-from urllib.parse import urljoin, urlsplit
-
-import feedparser
-from feedparser.encodings import convert_to_utf8
+from urllib.parse import urlsplit
 
 from listener.budget import OutOfTime, cpu_budget
 from listener.errors import ParseError
 from listener.models import Item, ParsedFeed
+from listener.parse.markup import base_url, clean_line, html_to_text, is_local, resolve_url
+from listener.parse.prolog import _one_line, prepare, run_feedparser
 from listener.text import INVISIBLE as _INVISIBLE
 from listener.text import safe_url
 
@@ -52,9 +46,7 @@ HTML_LIMIT = 4 * CONTENT_LIMIT  # characters of HTML looked at per item: bounds 
 KEY_LIMIT = 1024
 RAW_DATE_LIMIT = 64
 URL_LIMIT = 8192
-MESSAGE_LIMIT = 200
 PARSE_BUDGET = 10.0  # seconds of CPU per feed body (issue 14.4)
-MAX_BODY_BYTES = 32 * 1024 * 1024  # a safety net behind fetch's 15 MiB cap, for local files
 MAX_COUNT = 2**31 - 1  # comment counts beyond this are garbage (and would overflow SQLite)
 MAX_TTL_MINUTES = 366 * 24 * 60
 FUTURE_SLACK = dt.timedelta(days=1)
@@ -74,321 +66,7 @@ if pyexpat.version_info < (2, 4, 0):  # the amplification guard that stops one-l
                 pyexpat.EXPAT_VERSION)
 
 
-# --- text cleaning ------------------------------------------------------------------------------
-
-_WHITESPACE = re.compile(r"\s+")
-_SKIP_TAGS = frozenset({"script", "style", "noscript", "template"})
-# tags that separate words: "a<br>b" is two words, "a<b>b</b>" is one
-_BREAK_TAGS = frozenset({
-    "address", "article", "aside", "blockquote", "br", "caption", "dd", "div", "dl", "dt",
-    "figcaption", "figure", "footer", "h1", "h2", "h3", "h4", "h5", "h6", "header", "hr", "img",
-    "li", "main", "nav", "ol", "p", "pre", "section", "table", "td", "th", "tr", "ul",
-})
-# HTML that is still there after one pass was escaped twice (Reddit's RSS descriptions do this)
-_HTML_ELEMENTS = (
-    "a|abbr|address|area|article|aside|audio|b|bdi|bdo|big|blockquote|body|br|button|canvas|caption|"
-    "center|cite|code|col|colgroup|dd|del|details|dfn|dialog|div|dl|dt|em|embed|fieldset|figcaption|"
-    "figure|font|footer|form|frame|frameset|h[1-6]|head|header|hr|html|i|iframe|img|input|ins|kbd|"
-    "label|legend|li|link|main|map|mark|math|meta|nav|noscript|object|ol|optgroup|option|p|param|"
-    "picture|pre|q|s|samp|script|section|select|small|source|span|strike|strong|style|sub|summary|"
-    "sup|svg|table|tbody|td|template|textarea|tfoot|th|thead|title|tr|track|tt|u|ul|var|video|wbr"
-)
-_RESIDUAL_HTML = re.compile(rf"<!--|<!doctype|<!\[cdata\[|</?(?:{_HTML_ELEMENTS})(?:\s[^<>]*)?/?>", re.I)
-_TAG_FALLBACK = re.compile(r"<[^>]*>?")
-_SKIP_FALLBACK = re.compile(r"<(script|style|noscript|template)\b.*?(</\1\s*>|$)", re.I | re.S)
-
-
-def _fold(text: str) -> str:
-    """Drop invisible characters and fold every run of whitespace into one space."""
-    return _WHITESPACE.sub(" ", text.translate(_INVISIBLE)).strip()
-
-
-class _TextExtractor(HTMLParser):
-    """Collects text outside script-like elements; attributes (event handlers, URLs) are never read."""
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.parts: list[str] = []
-        self.skipping = 0
-
-    def handle_starttag(self, tag: str, attrs: Any) -> None:
-        if tag in _SKIP_TAGS:
-            self.skipping += 1  # browsers treat <script/> as an open element too
-        elif tag in _BREAK_TAGS:
-            self.parts.append(" ")
-
-    handle_startendtag = handle_starttag
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag in _SKIP_TAGS:
-            self.skipping = max(0, self.skipping - 1)
-        elif tag in _BREAK_TAGS:
-            self.parts.append(" ")
-
-    def handle_data(self, data: str) -> None:
-        if not self.skipping:
-            self.parts.append(data)
-
-
-def _strip_tags_fallback(markup: str) -> str:
-    """Used when HTMLParser gives up (it raises on some marked sections): cruder, never raises."""
-    text = _SKIP_FALLBACK.sub(" ", markup)
-    return html.unescape(_TAG_FALLBACK.sub(" ", text))
-
-
-_TAG_START = re.compile(r"<[a-zA-Z/!?]")
-
-
-def _drop_unclosed_tail(markup: str) -> str:
-    """A cut-off "<a href=..." at the end would come out as text; drop it."""
-    tail = markup.rfind(">") + 1
-    start = _TAG_START.search(markup, tail)
-    return markup[:start.start()] if start else markup
-
-
-def _markup_to_text(markup: str) -> str:
-    if "<" not in markup:
-        return html.unescape(markup) if "&" in markup else markup
-    markup = _drop_unclosed_tail(markup)
-    parser = _TextExtractor()
-    try:
-        parser.feed(markup)
-        parser.close()
-        return "".join(parser.parts)
-    except Exception:  # noqa: BLE001 - _markupbase raises AttributeError/AssertionError on odd declarations
-        return _strip_tags_fallback(markup)
-
-
-def html_to_text(html_text: str | None) -> str:
-    """Plain text of an HTML fragment: what matching, scoring and the report see (SPEC "Text").
-
-    Tags go, the contents of script/style/noscript/template go, entities are decoded, invisible
-    characters go and whitespace folds to single spaces. Sentence punctuation is kept because
-    sentiment is scored sentence by sentence. Markup escaped twice gets a second pass; other
-    text in angle brackets that the author escaped (code such as `<T: View>`) is kept as text.
-    """
-    if not html_text:
-        return ""
-    text = _markup_to_text(html_text)
-    if "<" in text and _RESIDUAL_HTML.search(text):
-        text = _markup_to_text(text)
-        if _RESIDUAL_HTML.search(text):  # e.g. after an unclosed "<!--", HTMLParser hands back the rest raw
-            text = _TAG_FALLBACK.sub(" ", _SKIP_FALLBACK.sub(" ", text))  # no unescape: no new tags
-    return _fold(text)
-
-
-def clean_line(text: str | None, limit: int) -> str:
-    """One line of plain text for titles, authors and anything that may reach a mail header (D6)."""
-    line = html_to_text(text)
-    if len(line) > limit:
-        line = line[:limit].rstrip()
-    return line
-
-
-# --- URLs -----------------------------------------------------------------------------------------
-
-_URL_DROP = dict.fromkeys([*range(0x20), 0x7F, *_INVISIBLE])
-
-
-def _clean_url(url: str) -> str:
-    """Controls and invisible characters go everywhere (browsers drop tab and newline inside URLs,
-    so "jav&#x09;ascript:" must not pass as a relative link: D2/D3); inner spaces are escaped."""
-    return url.translate(_URL_DROP).strip().replace(" ", "%20")
-
-
-def _resolve_url(url: str | None, base: str | None, schemes: Iterable[str]) -> str | None:
-    """Absolute URL with one of `schemes` (lower-case), or None."""
-    if not url or not isinstance(url, str):
-        return None
-    cleaned = _clean_url(url)
-    if not cleaned or len(cleaned) > URL_LIMIT:
-        return None
-    try:
-        absolute = urljoin(base, cleaned) if base else cleaned
-        parts = urlsplit(absolute)
-    except ValueError:  # e.g. an unbalanced IPv6 bracket
-        return None
-    scheme = parts.scheme.lower()
-    if scheme not in schemes or (scheme != "file" and not parts.netloc):
-        return None
-    return absolute
-
-
-def _base_url(url: str) -> str:
-    """The feed's own URL as an absolute URL, so relative links resolve (plain paths -> file:)."""
-    scheme = urlsplit(url).scheme.lower()
-    if scheme in ("http", "https", "file"):
-        return url
-    return Path(os.path.abspath(url)).as_uri()
-
-
-def _is_local(url: str) -> bool:
-    return urlsplit(url).scheme.lower() not in ("http", "https")
-
-
-# --- before feedparser: decoding and the DTD check ------------------------------------------------
-
-_LEADING_SPACE_BEFORE_DECL = re.compile(rb"^[ \t\r\n]+(?=<\?xml)")
-_XML_DECLARATION = re.compile(r"^\ufeff?<\?xml[^>]*>")
-_CHARREF = re.compile(rb"&#(?:[xX]([0-9a-fA-F]+)|([0-9]+));")
-_C0_BYTES = bytes(c for c in range(0x20) if c not in (0x09, 0x0A, 0x0D))
-_NONCHARS = re.compile(b"\xef\xbf[\xbe\xbf]")  # U+FFFE, U+FFFF: not XML characters
-_DOCTYPE = re.compile(rb"<!DOCTYPE", re.I)
-_ENTITY = re.compile(rb"<!ENTITY", re.I)
-_FIRST_ELEMENT = re.compile(rb"<\w")
-_DOCTYPE_STOPS = re.compile(rb"[\"'\[>]")  # inside <!DOCTYPE ...> before the subset
-_SUBSET_STOPS = re.compile(rb"<!--|<\?|[\"'\]]")  # inside the [internal subset]
-_PROLOG_SKIP = re.compile(rb"[ \t\r\n]+")
-
-
-def _to_utf8(body: bytes, headers: Mapping[str, str]) -> bytes:
-    """Decode as feedparser would (BOM, HTTP charset, XML declaration, fallbacks) and re-encode.
-
-    Invalid bytes end up as valid text (B5: feedparser falls back to windows-1252). Leading
-    blank lines before the XML declaration, common in WordPress feeds, are dropped so the strict
-    parser accepts the document instead of falling back to the loose one.
-    """
-    body = _LEADING_SPACE_BEFORE_DECL.sub(b"", body, count=1)
-    result: dict[str, Any] = {}
-    try:
-        data = convert_to_utf8(dict(headers), body, result)
-    except (UnicodeError, ValueError, LookupError) as exc:
-        # feedparser 6.0.14 raises here (so feedparser.parse would too) on an encoding name
-        # with a NUL or a non-UTF-8 byte in it: found by test_mutated_feeds_...
-        log.debug("feedparser could not sniff the encoding: %s", exc)
-        result = {}
-    if not result.get("encoding"):
-        text = _XML_DECLARATION.sub("", body.decode("utf-8", "replace"), count=1)
-        data = ("<?xml version='1.0' encoding='utf-8'?>\n" + text).encode("utf-8")
-    if warning := result.get("bozo_exception"):
-        log.debug("encoding: %s", warning)
-    # NULs and other C0 controls make expat give up on an otherwise fine feed (B6), and a char
-    # ref to a surrogate or past U+10FFFF makes feedparser's loose parser crash outright
-    data = data.translate(None, _C0_BYTES)
-    data = _NONCHARS.sub(b"", data)
-    return _CHARREF.sub(_fix_charref, data) if b"&#" in data else data
-
-
-def _fix_charref(match: re.Match[bytes]) -> bytes:
-    """Keep a numeric character reference only if it names a character XML allows."""
-    hex_digits, digits = match.groups()
-    try:
-        code = int(hex_digits, 16) if hex_digits else int(digits)
-    except ValueError:
-        return b""
-    if code in (0x09, 0x0A, 0x0D) or 0x20 <= code <= 0xD7FF or 0xE000 <= code <= 0xFFFD \
-            or 0x10000 <= code <= 0x10FFFF:
-        return match.group()
-    return b"" if code < 0x20 else b"&#xFFFD;"
-
-
-def _skip_past(data: bytes, pos: int, closer: bytes) -> int:
-    found = data.find(closer, pos)
-    return len(data) if found < 0 else found + len(closer)
-
-
-def _prolog(data: bytes) -> tuple[int, list[tuple[int, int]]]:
-    """Walk the XML prolog as expat does: where the root element starts, and the DOCTYPE spans."""
-    pos, doctypes = 0, []
-    while pos < len(data):
-        if space := _PROLOG_SKIP.match(data, pos):
-            pos = space.end()
-        elif data.startswith(b"<?", pos):
-            pos = _skip_past(data, pos + 2, b"?>")
-        elif data.startswith(b"<!--", pos):
-            pos = _skip_past(data, pos + 4, b"-->")
-        elif _DOCTYPE.match(data, pos):
-            end = _doctype_end(data, pos + 9)
-            doctypes.append((pos, end))
-            pos = end
-        else:
-            break
-    return pos, doctypes
-
-
-def _doctype_end(data: bytes, pos: int) -> int:
-    """End of a DOCTYPE declaration: quoted ids and the [internal subset] are skipped whole."""
-    while stop := _DOCTYPE_STOPS.search(data, pos):
-        char = data[stop.start():stop.start() + 1]
-        if char == b">":
-            return stop.end()
-        if char == b"[":
-            pos = _subset_end(data, stop.end())
-        else:
-            pos = _skip_past(data, stop.end(), char)
-    return len(data)
-
-
-def _subset_end(data: bytes, pos: int) -> int:
-    """Just past the "]" closing an internal subset; comments, PIs and literals may hide one."""
-    while stop := _SUBSET_STOPS.search(data, pos):
-        token = stop.group()
-        if token == b"]":
-            return stop.end()
-        closer = {b"<!--": b"-->", b"<?": b"?>"}.get(token, token)
-        pos = _skip_past(data, stop.end(), closer)
-    return len(data)
-
-
-def _refuse_entities(data: bytes) -> None:
-    """Refuse any DTD that declares entities (B1-B4): billion laughs, quadratic blowup and XXE
-    all need one, and no real feed does.
-
-    Two views are checked. Expat's: every DOCTYPE in the prolog, tokenised the way expat does it
-    so that a "]" in a comment cannot end the subset early. feedparser's loose parser's: it takes
-    entity declarations from everything before the first "<name", so no "<!ENTITY" may appear there.
-    """
-    root, doctypes = _prolog(data)
-    for start, stop in doctypes:
-        if _ENTITY.search(data, start, stop):
-            raise ParseError("dtd_forbidden", "the feed's DTD declares entities; refused")
-    first = _FIRST_ELEMENT.search(data)
-    if _ENTITY.search(data, 0, max(root, first.start() if first else len(data))):
-        raise ParseError("dtd_forbidden", "an entity declaration precedes the root element; refused")
-
-
-def _is_blank(body: bytes) -> bool:
-    stripped = body.strip(b" \t\r\n\x00\x0b\x0c")
-    for bom in (b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff"):
-        if stripped.startswith(bom):
-            stripped = stripped[len(bom):].strip(b" \t\r\n\x00\x0b\x0c")
-    return not stripped
-
-
-def _prepare(body: bytes, headers: Mapping[str, str]) -> bytes:
-    """Checked UTF-8 bytes ready for feedparser, or ParseError (empty, too_large, dtd_forbidden)."""
-    if len(body) > MAX_BODY_BYTES:
-        raise ParseError("too_large", f"the body is {len(body)} bytes; the limit is {MAX_BODY_BYTES}")
-    if _is_blank(body):
-        raise ParseError("empty", "the response body is empty")
-    data = _to_utf8(body, headers)
-    _refuse_entities(data)
-    return data
-
-
-def _run_feedparser(data: bytes, base: str, headers: Mapping[str, str]) -> Any:
-    """feedparser on already-decoded bytes; a BytesIO, because bytes would be opened as a path.
-
-    No Content-Location is given on purpose, and we resolve links ourselves: feedparser would also
-    resolve permalink guids against it (so keys would change when a feed moves: RELIABILITY C3),
-    and its urljoin turns file:///x into file://x for local sample feeds.
-    """
-    response_headers = {"content-type": "application/xml; charset=utf-8"}
-    if language := headers.get("content-language"):
-        response_headers["content-language"] = language
-    try:
-        return feedparser.parse(io.BytesIO(data), response_headers=response_headers,
-                                resolve_relative_uris=False, sanitize_html=False)
-    except Exception as exc:  # noqa: BLE001 - a feedparser bug on hostile input is this feed's problem only
-        log.warning("feedparser failed on %s", base, exc_info=True)
-        raise ParseError("not_a_feed", f"feedparser failed: {_one_line(exc)}") from exc
-
-
 # --- after feedparser: the feed ------------------------------------------------------------------
-
-def _one_line(exc: object) -> str:
-    return clean_line(str(exc), MESSAGE_LIMIT) or type(exc).__name__
-
 
 def _degraded(parsed: Any) -> str | None:
     """Why this parse may be partial, or None. A wrong charset label alone is not a partial parse."""
@@ -494,7 +172,7 @@ def _comments_url(entry: Any, ctx: _Context) -> str | None:
     candidates += [link.get("href") for link in replies if _is_feed_type(link)]
     candidates += [link.get("href") for link in replies if _looks_like_feed(link.get("href"))]
     for candidate in candidates:
-        if isinstance(candidate, str) and (url := _resolve_url(candidate, ctx.base, schemes)):
+        if isinstance(candidate, str) and (url := resolve_url(candidate, ctx.base, schemes)):
             return url
     return None
 
@@ -693,11 +371,11 @@ def parse_feed(body: bytes, *, url: str, headers: Mapping[str, str] | None = Non
 def _parse_feed(body: bytes, *, url: str, headers: Mapping[str, str] | None, max_items: int,
                 now: dt.datetime | None) -> ParsedFeed:
     lower_headers = {str(k).lower(): str(v) for k, v in (headers or {}).items()}
-    base = _base_url(url)
-    data = _prepare(body, lower_headers)
-    parsed = _run_feedparser(data, base, lower_headers)
+    base = base_url(url)
+    data = prepare(body, lower_headers)
+    parsed = run_feedparser(data, base, lower_headers)
     _refuse_non_feed(parsed, url)
-    ctx = _Context(base=base, local=_is_local(url), now=_utc_now(now),
+    ctx = _Context(base=base, local=is_local(url), now=_utc_now(now),
                    thread_prefixes=_thread_prefixes(parsed))
     items, failed = _items(parsed.entries, ctx)
     items, dropped = _cap(items, max_items)
