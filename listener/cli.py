@@ -600,9 +600,14 @@ def report(ctx: click.Context, day: str | None, out: str | None) -> None:
         listener report --date yesterday && xdg-open reports/index.html
     """
     state: State = ctx.obj
-    path = pipeline.render_report(state.config, parse_day(day, state.config.timezone), out)
+    from listener.report import summary_line
+
+    made: list[str] = []
+    path = pipeline.render_report(state.config, parse_day(day, state.config.timezone), out,
+                                  on_made=lambda data: made.append(summary_line(data)))
     if not ctx.meta["quiet"]:
         click.echo(str(path))
+        click.echo("\n".join(made))
 
 
 @cli.command()

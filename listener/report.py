@@ -563,6 +563,20 @@ class DigestParts:
     negative_more: int
 
 
+def summary_line(report: DayReport) -> str:
+    """One line for a terminal after `listener report`: the word, the temperature, what needs doing."""
+    overall = report.overall
+    if report.not_listening_yet:
+        mood = "no data yet"
+    else:
+        mood = f"{overall.word} {overall.out_of_100}" if overall.heard else "nothing heard"
+    parts = [f"{report.day.isoformat()}: {mood}", f"{overall.total} mention{'s' if overall.total != 1 else ''}",
+             f"{report.threads_total} thread{'s' if report.threads_total != 1 else ''} need a reply"]
+    if report.spikes:
+        parts.append("spike: " + ", ".join(term.name for term in report.spikes[:3]))
+    return " · ".join(parts)
+
+
 def digest_subject(report: DayReport) -> str:
     """The date, the word and the temperature; then what needs doing. Built from our own strings."""
     overall = report.overall

@@ -479,7 +479,8 @@ def test_report_cli_prints_the_path_and_rejects_a_bad_date(world):
     done = subprocess.run([sys.executable, "-m", "listener", "report", "--date", "2026-11-20", "--out", str(out)],
                           capture_output=True, text=True, env=env, timeout=60)
     assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == str(out / "2026-11-20.html")
+    assert done.stdout.splitlines()[0] == str(out / "2026-11-20.html")
+    assert done.stdout.splitlines()[1].startswith("2026-11-20: ")  # the word, the temperature, what to do
     assert (out / "index.html").exists()
     bad = subprocess.run([sys.executable, "-m", "listener", "report", "--date", "24/11/2026"],
                          capture_output=True, text=True, env=env, timeout=60)

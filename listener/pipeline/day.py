@@ -6,7 +6,7 @@ import datetime as dt
 import json
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import sqlite_utils
@@ -92,7 +92,8 @@ def _write_report(config: Config, data: report.DayReport, out_dir: Path, now: dt
 
 
 def render_report(config: Config, day: dt.date | None = None, out_dir: str | os.PathLike | None = None, *,
-                  now: dt.datetime | None = None) -> Path:
+                  now: dt.datetime | None = None,
+                  on_made: Callable[[report.DayReport], None] | None = None) -> Path:
     """`listener report`: write reports/YYYY-MM-DD.html and refresh reports/index.html; return the page's path.
 
     Both files are written to a temp file and renamed, so a reader never sees half a page.
@@ -104,7 +105,10 @@ def render_report(config: Config, day: dt.date | None = None, out_dir: str | os.
         data = day_report(db, config, day, now=now)
     finally:
         db.close()
-    return _write_report(config, data, Path(out_dir) if out_dir else config.reports_dir, now)
+    path = _write_report(config, data, Path(out_dir) if out_dir else config.reports_dir, now)
+    if on_made:
+        on_made(data)
+    return path
 
 
 def run_digest(config: Config, day: dt.date | None = None, *, send: bool = False,
