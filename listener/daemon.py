@@ -133,9 +133,20 @@ class Daemon:
             log.info("listener daemon started (pid %d): %d feeds, due feeds checked every %ds, digest at %s %s%s",
                      os.getpid(), len(self.config.feeds), self.tick, self.config.digest_time.strftime("%H:%M"),
                      self.config.timezone, "" if self.config.digest.to else " (off: no digest.to)")
+            self._say_if_the_digest_goes_now()
             if not self.stopping.is_set():
                 self.scheduler.start()  # blocks until stop()
             return self._finish()
+
+    def _say_if_the_digest_goes_now(self) -> None:
+        """A person starting the daemon after the digest time should not be surprised by a mail."""
+        if not self.config.digest.to or self._db is None:
+            return
+        now = store.utcnow()
+        day = local_day(now, self.config.timezone)
+        status = store.digest_ledger_status(self._db, day, self.config.digest.to)
+        if digest_due(now, status, self.config.digest_time, self.config.timezone):
+            log.info("today's digest (%s) is past its time and not sent yet: it goes out after the first poll", day)
 
     def stop(self, reason: str = "stop requested") -> None:
         """Take no more work; run() then waits up to stop_timeout for the work in flight."""
