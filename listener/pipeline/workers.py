@@ -7,6 +7,7 @@ import logging
 import multiprocessing
 import os
 import threading
+import time
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
@@ -21,6 +22,8 @@ from listener.threads import is_reply
 from listener.verdict import judge, score_item
 
 log = logging.getLogger(__name__)
+
+CLOSE_TIMEOUT = 10  # seconds the workers get to finish when the pool closes
 
 
 def content_hash(item: Item) -> str:
@@ -167,10 +170,25 @@ class ParsePool:
             self.start()
 
     def close(self) -> None:
+        """Stop the workers, waiting at most CLOSE_TIMEOUT for them; a worker still there is killed.
+
+        `shutdown(wait=True)` alone can wait for ever on an executor that a dying worker left
+        half-broken (seen under load after a replacement), and a stuck close is a stuck poll.
+        """
         with self._lock:
             pool, self._pool = self._pool, None
-        if pool is not None:
-            pool.shutdown(wait=True, cancel_futures=True)
+        if pool is None:
+            return
+        processes = list((getattr(pool, "_processes", None) or {}).values())
+        pool.shutdown(wait=False, cancel_futures=True)
+        deadline = time.monotonic() + CLOSE_TIMEOUT
+        for process in processes:
+            process.join(max(0.0, deadline - time.monotonic()))
+        for process in processes:
+            if process.is_alive():
+                log.warning("a parse worker did not stop in %ds: killed", CLOSE_TIMEOUT)
+                process.kill()
+                process.join(1)
 
     def __enter__(self) -> ParsePool:
         return self
