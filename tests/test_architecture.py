@@ -11,7 +11,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "listener"
 LEAVES = {"errors", "models", "times", "text", "heat", "lock", "lifeline", "netpolicy", "budget", "__init__"}
 STAGES = {"config", "opml", "fetch", "parse", "match", "sentiment", "schedule", "mood", "report", "mail",
           "threads", "output", "starter", "alerts", "notify"}
-TOP = {"cli", "daemon", "__main__", "logs"}
+TOP = {"cli", "cli_team", "daemon", "__main__", "logs"}
 PACKAGED_STAGES = {"verdict", "triage"}  # a stage in a folder: its modules import each other and leaves
 MAX_LINES = 450
 TOO_LONG_FOR_NOW: set[str] = {"fetch", "parse", "report", "cli"}  # split next; see README "Not done yet"

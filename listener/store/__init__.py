@@ -65,9 +65,21 @@ from listener.store.threads import (
     thread_of_key,
     thread_of_url,
 )
+from listener.store.team import (
+    MARK_FIELDS,
+    add_mark,
+    frequent_critics,
+    item_marks,
+    repeated_texts,
+    set_team,
+    team_states,
+    threads_owned_by,
+)
 from listener.times import iso
 
 __all__ = [
+    "MARK_FIELDS", "add_mark", "frequent_critics", "item_marks", "repeated_texts", "set_team", "team_states",
+    "threads_owned_by",
     "BUSY_TIMEOUT_MS", "MAX_ERRORS_KEPT", "MIGRATIONS", "PRUNE_BATCH", "CommentedPost", "DigestClaim", "FeedRow", "FeedUpdate",
     "StoredCounts", "add_ack", "backup", "checkpoint", "claim_digest", "connect", "count_prunable", "day_mentions",
     "digest_ledger_status", "digest_rows", "disable_failing_feed", "due_feed_rows", "ensure_comment_feed",
