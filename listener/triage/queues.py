@@ -140,7 +140,7 @@ def queue_thread(ordered: Sequence[ThreadItem], open_items: Sequence[ThreadItem]
         for mark in item.marked:
             reasons["reply" if item in reply else "moderate"].append(f"marked {mark} (a person)")
     queues = tuple(q for q in QUEUES if any(not r.startswith("marked ") for r in reasons[q]))
-    flat = tuple(r for q in QUEUES for r in reasons[q])
+    flat = tuple(dict.fromkeys(r for q in QUEUES for r in reasons[q]))
     snoozed = snoozed_now(team, ordered, now)
     if team.muted or snoozed:
         note = "muted" if team.muted else f"snoozed until {team.snoozed_until:%Y-%m-%d %H:%M} UTC"
