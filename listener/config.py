@@ -216,8 +216,9 @@ class _Reader:
             days, (opens, closes) = parse_weekdays(spec.get("days", "mon-fri")), parse_opening(spec.get("hours", "09:00-17:30"))
         except ValueError as exc:
             raise self.fail("triage.business_hours", str(exc)) from None
+        window = self.duration(raw.get("reply_window"), "triage.reply_window", 14 * 86400)
         return TriageSpec(
-            reply_window=dt.timedelta(seconds=max(3600, self.duration(raw.get("reply_window"), "triage.reply_window", 14 * 86400))),
+            reply_window=dt.timedelta(seconds=max(3600, window)),
             first_reply_within=None if sla in (None, False, "off")
             else dt.timedelta(seconds=self.duration(sla, "triage.first_reply_within", 4 * 3600)),
             business_hours=None if hours in (False, "off") else BusinessHours(days, opens, closes, timezone))

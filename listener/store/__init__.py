@@ -53,6 +53,16 @@ from listener.store.items import (
 )
 from listener.store.ledger import DigestClaim, claim_digest, digest_ledger_status, digest_rows, finish_digest
 from listener.store.schema import MIGRATIONS, migrate, pending
+from listener.store.team import (
+    MARK_FIELDS,
+    add_mark,
+    frequent_critics,
+    item_marks,
+    repeated_texts,
+    set_team,
+    team_states,
+    threads_owned_by,
+)
 from listener.store.threads import (
     add_ack,
     feed_titles,
@@ -64,16 +74,6 @@ from listener.store.threads import (
     thread_items,
     thread_of_key,
     thread_of_url,
-)
-from listener.store.team import (
-    MARK_FIELDS,
-    add_mark,
-    frequent_critics,
-    item_marks,
-    repeated_texts,
-    set_team,
-    team_states,
-    threads_owned_by,
 )
 from listener.times import iso
 
