@@ -405,50 +405,60 @@ def export_opml(state: State) -> None:
 
 THREAD_FIELDS = ["id", "title", "url", "feed", "items", "negative_items", "last_activity",
                  "oldest_unanswered_negative", "staff_replied", "needs_reply", "priority", "status", "why",
-                 "heating_up", "defended", "waiting", "waiting_seconds", "unanswered", "acked_at", "terms"]
+                 "heating_up", "defended", "waiting", "waiting_seconds", "unanswered", "acked_at", "terms",
+                 "queues", "reasons", "overdue", "owner", "snoozed_until", "muted"]
 
 
 @cli.command()
-@click.option("--needs-reply", is_flag=True, help="Only threads that need a reply from us.")
+@click.option("--queue", type=click.Choice(["reply", "moderate", "thank"]),
+              help="Only the threads in this queue (see the README's Triage section).")
+@click.option("--needs-reply", is_flag=True, help="The same as --queue reply.")
+@click.option("--owner", metavar="NAME", help="Only threads assigned to NAME (`listener assign`).")
 @since_option()
 @click.option("--feed", help="Only threads with an item from this feed (its name; its comment feeds count).")
 @click.option("--term", help="Only threads that mention this watch entry (its name).")
 @click.option("--limit", type=click.IntRange(1, 100_000), default=50, show_default=True)
 @format_option()
 @pass_state
-def threads(state: State, needs_reply: bool, since: str | None, feed: str | None, term: str | None,
-            limit: int, fmt: str) -> None:
-    """Threads that mention what you watch, highest reply priority first.
+def threads(state: State, queue: str | None, needs_reply: bool, owner: str | None, since: str | None,
+            feed: str | None, term: str | None, limit: int, fmt: str) -> None:
+    """Threads that mention what you watch: overdue first, then complaints, then by reply priority.
 
-    A thread needs a reply when someone who is not staff wrote a negative item and no staff item
-    and no `listener ack` came after it. `why` in the JSON shows the parts of the priority.
+    Three queues: `reply` (a complaint or negative item, or a question to us, unanswered),
+    `moderate` (abuse between members, spam), `thank` (strong praise, fans who defended us).
+    `reasons` in the JSON says why a thread is in its queues, `why` shows the parts of the priority.
 
     \b
     Example:
-        listener threads --needs-reply --since 7d
-        listener threads --needs-reply --format json | jq '.[0].why'
+        listener threads --queue reply --since 7d
+        listener threads --queue moderate --format json | jq '.[0].reasons'
     """
     config = state.config
+    if needs_reply and queue not in (None, "reply"):
+        raise UsageError("--needs-reply is --queue reply: give one queue")
+    queue = queue or ("reply" if needs_reply else None)
     with state.database() as db:
         summaries = pipeline.thread_summaries(db, config, since=parse_since(since, config.timezone),
-                                              needs_reply=needs_reply, feed=feed_name(config, feed),
+                                              queue=queue, owner=owner, feed=feed_name(config, feed),
                                               term=watch_name(config, term))[:limit]
     if fmt != "table":
         emit([s.as_json() for s in summaries], THREAD_FIELDS, fmt)
         return
     rows = [{"priority": f"{s.priority:.0f}", "status": s.status.replace("_", " "), "waiting": s.as_json()["waiting"],
              "items": s.items, "neg": s.negative_items, "last": local_time(s.last_activity, config.timezone, "%m-%d %H:%M"),
-             "flags": flags(s), "feed": s.feed, "title": s.title, "id": s.id} for s in summaries]
+             "queues": ",".join(s.queues), "flags": flags(s), "owner": s.owner, "feed": s.feed, "title": s.title,
+             "id": s.id} for s in summaries]
     wide = shutil.get_terminal_size((120, 24)).columns >= 120
-    columns = ["priority", "status", "waiting", "neg", "title", "id"]
+    columns = ["priority", "queues", "waiting", "neg", "title", "id"]
     if wide:
-        columns[4:4] = ["items", "last", "flags", "feed"]
-    emit(rows, columns, fmt, headers={"last": f"last activity ({zone_name(config.timezone)})", "waiting": "waited"},
-         empty="no threads need a reply" if needs_reply else "no threads found")
+        columns[4:4] = ["status", "last", "flags", "owner", "feed"]
+    emit(rows, columns, fmt, headers={"last": f"last activity ({zone_name(config.timezone)})", "waiting": "waited",
+                                      "neg": "neg", "priority": "prio"},
+         empty=f"no threads in the {queue} queue" if queue else "no threads found")
 
 
-CONVERSATION_FIELDS = ["at", "kind", "id", "author", "staff", "compound", "mood", "unanswered", "root", "title",
-                       "text", "url"]
+CONVERSATION_FIELDS = ["at", "kind", "id", "author", "staff", "compound", "mood", "marked", "unanswered", "root",
+                       "title", "text", "url"]
 
 
 @cli.command()
@@ -500,6 +510,10 @@ def ack(state: State, thread_id: str, note: str | None, by: str | None) -> None:
             by = None
     with state.database(create=True) as db:
         record = pipeline.ack_thread(db, thread_id, by=by, note=note)
+    if record["already"]:
+        click.echo(f"{record['thread_id']} is already acked: at {record['acked_at']}"
+                   + (f" by {record['by']}" if record.get("by") else "") + ", and nothing new has arrived since")
+        return
     click.echo(f"acked {record['thread_id']} at {record['acked_at']}" + (f" by {by}" if by else ""))
 
 
@@ -697,6 +711,9 @@ def backup(state: State, target: str) -> None:
     with state.database() as db:
         path = store.backup(db, target)
     click.echo(f"backed up {state.config.database} to {path} ({path.stat().st_size:,} bytes, check ok)")
+
+
+from listener import cli_team  # noqa: E402,F401 - registers assign, snooze, mute, mark
 
 
 def main() -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import ipaddress
 import logging
 import os
 import re
@@ -17,6 +16,7 @@ import yaml
 from listener.errors import ConfigError, UsageError
 from listener.models import (
     AlertsSpec,
+    BusinessHours,
     CommentLimits,
     Config,
     DigestSpec,
@@ -24,9 +24,11 @@ from listener.models import (
     FetchLimits,
     Scorer,
     SmtpSpec,
+    TriageSpec,
     WatchSpec,
 )
-from listener.times import parse_age, parse_duration, parse_when  # noqa: F401 - part of config's API
+from listener.netpolicy import is_loopback_host
+from listener.times import parse_age, parse_duration, parse_opening, parse_weekdays, parse_when  # noqa: F401
 
 log = logging.getLogger(__name__)
 
@@ -34,18 +36,8 @@ DEFAULT_PATH = "feeds.yaml"
 
 TOP_KEYS = {
     "database", "reports_dir", "timezone", "watch", "staff", "feeds", "schedule",
-    "thresholds", "digest", "fetch", "comments", "retention_days", "alerts", "sentiment",
+    "thresholds", "digest", "fetch", "comments", "retention_days", "alerts", "sentiment", "triage",
 }
-
-
-def _is_loopback(host: str) -> bool:
-    """A password sent to this machine never crosses a network (Go's net/smtp PlainAuth allows the same)."""
-    if host.lower().rstrip(".") == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 def _choose(value: str | None, choices: Sequence[str], option: str, what: str, path: Path) -> str | None:
@@ -213,7 +205,23 @@ class _Reader:
             retention_days=self.integer(top.get("retention_days"), "retention_days", 180, low=1, high=100_000),
             alerts=parse_alerts(top["alerts"], str(self.path), timezone=timezone) if "alerts" in top else None,
             scorer=self.scorer(top.get("sentiment")),
+            triage=self.triage(top.get("triage"), timezone),
         )
+
+    def triage(self, value: Any, timezone: str) -> TriageSpec:
+        raw = self.mapping(value, "triage", {"reply_window", "first_reply_within", "business_hours"})
+        sla, hours = raw.get("first_reply_within", "4h"), raw.get("business_hours") or {}
+        spec = {} if hours in (False, "off") else self.mapping(hours, "triage.business_hours", {"days", "hours"})
+        try:
+            days, (opens, closes) = parse_weekdays(spec.get("days", "mon-fri")), parse_opening(spec.get("hours", "09:00-17:30"))
+        except ValueError as exc:
+            raise self.fail("triage.business_hours", str(exc)) from None
+        window = self.duration(raw.get("reply_window"), "triage.reply_window", 14 * 86400)
+        return TriageSpec(
+            reply_window=dt.timedelta(seconds=max(3600, window)),
+            first_reply_within=None if sla in (None, False, "off")
+            else dt.timedelta(seconds=self.duration(sla, "triage.first_reply_within", 4 * 3600)),
+            business_hours=None if hours in (False, "off") else BusinessHours(days, opens, closes, timezone))
 
     def scorer(self, value: Any) -> Scorer:
         raw = self.mapping(value, "sentiment", {"scorer"})
@@ -309,7 +317,7 @@ class _Reader:
         if spec.ssl and spec.starttls:
             raise self.fail("digest.smtp.ssl", "choose ssl or starttls, not both")
         plaintext_ok = self.boolean(smtp.get("allow_plaintext_auth"), "digest.smtp.allow_plaintext_auth", False)
-        if spec.username and not (spec.ssl or spec.starttls or plaintext_ok or _is_loopback(spec.host)):
+        if spec.username and not (spec.ssl or spec.starttls or plaintext_ok or is_loopback_host(spec.host)):
             raise self.fail("digest.smtp.username", f"the password would cross the network to {spec.host} in plain text: "
                             "set starttls: true (port 587) or ssl: true (port 465), or allow_plaintext_auth: true")
         return DigestSpec(
@@ -357,7 +365,6 @@ class _Reader:
 
 ALERT_KEYS = {"urls", "urls_env", "min_priority", "cooldown", "quiet_hours", "max_per_hour",
               "spike_window", "feed_health", "secret_env", "report_url"}
-_CLOCK = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*$")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
@@ -433,10 +440,8 @@ def parse_alerts(raw: Any, where: str, *, timezone: str = "UTC") -> AlertsSpec:
 def _quiet_hours(value: Any, fail: Any) -> tuple[dt.time, dt.time] | None:
     if value is None or value is False or value == "off":
         return None
-    parts = str(value).split("-")
-    clocks = [_CLOCK.match(part) for part in parts]
-    if len(parts) != 2 or not all(clocks) or any(int(c.group(1)) > 23 or int(c.group(2)) > 59
-                                                  for c in clocks if c):
-        raise fail("quiet_hours", f'expected local times like "22:00-07:00" (or off), got {value!r}')
-    start, end = (dt.time(int(c.group(1)), int(c.group(2))) for c in clocks if c)
+    try:
+        start, end = parse_opening(value)
+    except ValueError:
+        raise fail("quiet_hours", f'expected local times like "22:00-07:00" (or off), got {value!r}') from None
     return None if start == end else (start, end)

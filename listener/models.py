@@ -90,6 +90,7 @@ class Config:
     retention_days: int = 180
     alerts: AlertsSpec | None = None  # None: no alerts: key, no pushes between digests
     scorer: Scorer = "service"  # sentiment.scorer: listener's service verdict, or plain VADER
+    triage: TriageSpec = field(default_factory=lambda: TriageSpec())
 
 
 @dataclass(frozen=True)
@@ -218,3 +219,22 @@ class AlertsSpec:
     secret_env: str | None = None
     report_url: str | None = None
     timezone: str = "UTC"
+
+
+@dataclass(frozen=True)
+class BusinessHours:
+    """When the team works, local to `timezone`: weekdays (0 = Monday) and the opening and closing time."""
+
+    days: frozenset[int] = frozenset(range(5))
+    opens: dt.time = dt.time(9, 0)
+    closes: dt.time = dt.time(17, 30)
+    timezone: str = "UTC"
+
+
+@dataclass(frozen=True)
+class TriageSpec:
+    """The `triage:` key: how old an item may be and still need us, and the first-reply SLA."""
+
+    reply_window: dt.timedelta = dt.timedelta(days=14)
+    first_reply_within: dt.timedelta | None = dt.timedelta(hours=4)  # business time; None: no SLA
+    business_hours: BusinessHours | None = field(default_factory=BusinessHours)  # None: every hour counts

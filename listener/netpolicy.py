@@ -40,6 +40,16 @@ def resolve(host: str, port: int) -> list[str]:
     return sorted({str(info[4][0]) for info in infos})
 
 
+def is_loopback_host(host: str) -> bool:
+    """A password sent to this machine never crosses a network (Go's net/smtp PlainAuth allows the same)."""
+    if host.lower().rstrip(".") == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
 def is_public(address: str) -> bool:
     """False for loopback, private (RFC 1918, ULA), link-local, shared, multicast, reserved, metadata."""
     try:

@@ -140,7 +140,9 @@ def transcript(detail: Any, timezone: str) -> str:
         state += f", priority {summary.priority:.1f} ({parts}), waiting {summary.as_json()['waiting']}"
     if flags(summary):
         state += f"; {flags(summary)}"
-    lines += [state, ""]
+    lines.append(state)
+    lines += team_lines(detail, timezone)
+    lines.append("")
     width = min(100, shutil.get_terminal_size((100, 24)).columns)
     for row in detail.conversation:
         when = local_time(row["at"], timezone)
@@ -150,7 +152,8 @@ def transcript(detail: Any, timezone: str) -> str:
         who = (row["author"] or "(anonymous)") + (" [staff]" if row["staff"] else "")
         score = f"{row['compound']:+.2f} {row['mood']}" if row["compound"] is not None else "not scored"
         mark = "  <- waiting for a reply" if row["unanswered"] else ""
-        lines.append(f"{when}  {who}  {score}{mark}")
+        marked = f"  [marked {', '.join(row['marked'])}]" if row.get("marked") else ""
+        lines.append(f"{when}  {who}  {score}{mark}{marked}  #{row['id']}")
         text = row["text"] or ""
         # A comment's title is boilerplate ("By: Jo", "Re: ..."); the post's title is worth reading.
         if row["title"] and (row["root"] or not text) and not text.startswith(row["title"]):
@@ -161,3 +164,25 @@ def transcript(detail: Any, timezone: str) -> str:
         if row["url"]:
             lines.append(f"    {row['url']}")
     return "\n".join(lines)
+
+
+def team_lines(detail: Any, timezone: str) -> list[str]:
+    """The queues and reasons, and what the team did: owner, snooze, mute, acks, marks."""
+    summary, team = detail.summary, detail.team or {}
+    lines = [f"queues: {', '.join(summary.queues) or 'none'}" + (" (OVERDUE)" if summary.overdue else "")]
+    lines += [f"  - {reason}" for reason in summary.reasons]
+    actions = []
+    if summary.owner:
+        actions.append(f"assigned to {summary.owner}")
+    if summary.snoozed_until:
+        actions.append(f"snoozed until {local_time(summary.snoozed_until, timezone)}")
+    if summary.muted:
+        actions.append("muted")
+    if detail.acks:
+        last = detail.acks[-1]
+        actions.append(f"acked {len(detail.acks)}x, last {last['acked_at']}" + (f" by {last['by']}" if last.get("by") else ""))
+    if detail.marks:
+        actions.append(f"{sum(len(m) for m in detail.marks.values())} item(s) marked by a person")
+    lines.append("team: " + ("; ".join(actions) if actions else "no actions yet")
+                 + (f" (last change by {team['by']})" if team.get("by") else ""))
+    return lines

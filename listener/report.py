@@ -320,8 +320,11 @@ class ThreadView:
     heating_up: bool
     defended: bool
     staff_replied: bool
+    overdue: bool = False
+    reasons: tuple[str, ...] = ()  # why it is in its queue (triage's words)
 
 
+REASONS_SHOWN = 6
 WHY_LABELS = {"how_negative": "how negative", "how_many": "negative replies", "how_fast": "comments coming fast",
               "how_long": "time waiting"}
 
@@ -367,6 +370,8 @@ def thread_view(summary: Any, *, now: dt.datetime) -> ThreadView:
         heating_up=bool(_field(summary, "heating_up", False)),
         defended=bool(_field(summary, "defended", False)),
         staff_replied=bool(_field(summary, "staff_replied", False)),
+        overdue=bool(_field(summary, "overdue", False)),
+        reasons=tuple(clean_text(str(r), 200) for r in (_field(summary, "reasons") or ())[:REASONS_SHOWN]),
     )
 
 
@@ -431,6 +436,9 @@ class DayReport:
     left_out: int = 0  # items that could not be shown
     problems: tuple[str, ...] = ()  # parts of the page that could not be made (the log has more)
     thresholds: tuple[float, float] = (-0.05, 0.05)
+    overdue_total: int = 0  # threads in the reply queue past their first-reply SLA
+    moderate: tuple[ThreadView, ...] = ()  # abuse between members, spam
+    thank: tuple[ThreadView, ...] = ()  # fans worth thanking, fans who defended us
     listening_since: dt.date | None = None  # the first local day listener heard anything
     never_heard: bool = False  # nothing stored at all: a new install
 
@@ -474,8 +482,13 @@ def build_report(*, day: dt.date, timezone: str, generated_at: dt.datetime, over
                 log.debug("the item left out", exc_info=True)
         return made
 
-    thread_list = [t for t in threads if _field(t, "needs_reply", True)]
+    def queue(name: str) -> list[Any]:
+        return [t for t in threads if name in (_field(t, "queues") or (("reply",) if _field(t, "needs_reply", True) else ()))]
+
+    thread_list = queue("reply")
     shown_threads = views(thread_list[:max_threads], lambda t: thread_view(t, now=generated_at))
+    moderate = views(queue("moderate")[:max_threads], lambda t: thread_view(t, now=generated_at))
+    thank = views(queue("thank")[:max_threads], lambda t: thread_view(t, now=generated_at))
     failing, stale, comment_failures = feed_views(feed_rows, now=generated_at)
     mention = functools.partial(mention_view, negative=negative, positive=positive)
     return DayReport(
@@ -487,6 +500,8 @@ def build_report(*, day: dt.date, timezone: str, generated_at: dt.datetime, over
         failing=tuple(failing), stale=tuple(stale), comment_feeds_failing=comment_failures,
         listening_since=listening_since, never_heard=never_heard,
         left_out=left_out, thresholds=(negative, positive), problems=tuple(clean_text(p, ERROR_CHARS) for p in problems),
+        overdue_total=sum(1 for t in thread_list if _field(t, "overdue", False)),
+        moderate=tuple(moderate), thank=tuple(thank),
     )
 
 
@@ -587,6 +602,7 @@ def digest_subject(report: DayReport) -> str:
                                                          else "nothing heard")
     if report.threads_total:
         subject += f" · {report.threads_total} thread{'s' if report.threads_total != 1 else ''} need a reply"
+        subject += f" ({report.overdue_total} overdue)" if report.overdue_total else ""
     if report.spikes:
         subject += " · spike: " + ", ".join(term.name for term in report.spikes[:3])
     return header_text(subject, 200)
@@ -605,6 +621,7 @@ def render_digest(report: DayReport, *, max_items: int, report_hint: str = "") -
     threads_more = report.threads_total - len(threads)
     negative_more = len(report.most_negative) - len(negative)
     context = dict(r=report, threads=threads, threads_more=threads_more,
+                   moderate=report.moderate[:max_items], thank=report.thank[:max_items],
                    in_report_more=len(report.threads) - len(threads),
                    beyond_report=report.threads_total - len(report.threads),
                    most_negative=negative, most_positive=positive,

@@ -126,3 +126,53 @@ def parse_when(value: str, timezone: str, now: dt.datetime) -> dt.datetime:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=zone)
     return moment.astimezone(dt.timezone.utc)
+
+
+_WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_OPENING = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
+
+
+def parse_weekdays(value: str) -> frozenset[int]:
+    """'mon-fri' -> {0..4}; 'mon,wed,fri' and 'sat-sun' too (0 = Monday). Raises ValueError."""
+    days: set[int] = set()
+    for part in str(value).lower().replace(" ", "").split(","):
+        ends = part.split("-")
+        if len(ends) > 2 or not all(e[:3] in _WEEKDAYS for e in ends):
+            raise ValueError(f"expected days like mon-fri or mon,wed,fri, got {value!r}")
+        first, last = _WEEKDAYS.index(ends[0][:3]), _WEEKDAYS.index(ends[-1][:3])
+        days.update(range(first, last + 1) if first <= last else [*range(first, 7), *range(0, last + 1)])
+    return frozenset(days)
+
+
+def parse_opening(value: str) -> tuple[dt.time, dt.time]:
+    """'09:00-17:30' -> (09:00, 17:30); a closing time at or before the opening one is the next day."""
+    match = _OPENING.match(str(value))
+    if not match or int(match.group(1)) > 23 or int(match.group(3)) > 24 or int(match.group(2)) > 59 \
+            or int(match.group(4)) > 59:
+        raise ValueError(f'expected local hours like "09:00-17:30", got {value!r}')
+    h1, m1, h2, m2 = (int(g) for g in match.groups())
+    return dt.time(h1, m1), (dt.time(0, 0) if h2 == 24 else dt.time(h2, m2))
+
+
+BUSINESS_DAYS_MAX = 400  # a wait is counted over at most this many days: older items left the reply window
+
+
+def business_seconds(start: dt.datetime, end: dt.datetime, *, days: frozenset[int], opens: dt.time,
+                     closes: dt.time, timezone: str) -> float:
+    """Seconds of [start, end) that fall in business hours (local wall clock in `timezone`, DST included)."""
+    if end <= start or not days:
+        return 0.0
+    tz = ZoneInfo(timezone)
+    first = start.astimezone(tz).date() - dt.timedelta(days=1)  # yesterday's overnight hours may reach today
+    last = min(end.astimezone(tz).date(), first + dt.timedelta(days=BUSINESS_DAYS_MAX))
+    total = 0.0
+    day = first
+    while day <= last:
+        if day.weekday() in days:
+            opening = dt.datetime.combine(day, opens, tzinfo=tz).astimezone(dt.timezone.utc)
+            closing_day = day + dt.timedelta(days=1) if closes <= opens else day
+            closing = dt.datetime.combine(closing_day, closes, tzinfo=tz).astimezone(dt.timezone.utc)
+            overlap = (min(end, closing) - max(start, opening)).total_seconds()
+            total += max(0.0, overlap)
+        day += dt.timedelta(days=1)
+    return total

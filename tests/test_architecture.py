@@ -10,9 +10,9 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[1] / "listener"
 LEAVES = {"errors", "models", "times", "text", "heat", "lock", "lifeline", "netpolicy", "budget", "__init__"}
 STAGES = {"config", "opml", "fetch", "match", "sentiment", "schedule", "mood", "report", "mail",
-          "threads", "triage", "output", "starter", "alerts", "notify"}
-TOP = {"cli", "daemon", "__main__", "logs"}
-PACKAGED_STAGES = {"verdict", "parse"}  # a stage in a folder: its modules import each other and leaves
+          "threads", "output", "starter", "alerts", "notify"}
+TOP = {"cli", "cli_team", "daemon", "__main__", "logs"}
+PACKAGED_STAGES = {"verdict", "parse", "triage"}  # a stage in a folder: its modules import each other and leaves
 MAX_LINES = 450
 TOO_LONG_FOR_NOW: set[str] = {"fetch", "report", "cli"}  # split next; see README "Not done yet"
 

@@ -163,7 +163,8 @@ def test_threads_ack_reopen_and_conditional_comment_feeds(site):
     needing = as_json(config, "threads", "--needs-reply")
     assert {t["title"] for t in needing} == {"Quillfeather 5 is out", "New Quillfeather pricing",
                                              "Quillfeather export is broken?", "We switched our team to Quillfeather"}
-    assert [t["priority"] for t in needing] == sorted((t["priority"] for t in needing), reverse=True)
+    # Overdue on the first-reply SLA first, then by priority (every one of these waits on a complaint).
+    assert needing == sorted(needing, key=lambda t: (not t["overdue"], -t["priority"]))
     for t in needing:
         assert t["priority"] == pytest.approx(sum(t["why"].values()), abs=0.051) and t["priority"] > 0
     assert needing[0]["title"] == "Quillfeather export is broken?"  # three unanswered, the latest 2 h old
@@ -214,8 +215,8 @@ def test_threads_table_and_csv(site):
     table = listener(config, "threads", "--needs-reply", "--limit", "2")
     assert table.returncode == 0, table.stderr
     lines = table.stdout.splitlines()
-    assert lines[0].split()[:3] == ["priority", "status", "waited"] and len(lines) == 4  # header, rule, 2 rows
-    assert "Quillfeather export" in lines[2] and "needs reply" in lines[2]
+    assert lines[0].split()[:3] == ["prio", "queues", "waited"] and len(lines) == 4  # header, rule, 2 rows
+    assert "Quillfeather export" in lines[2] and "reply" in lines[2]
     csv_out = listener(config, "threads", "--format", "csv", "--term", "quillfeather", "--since", "45h")
     header, *rows = csv.reader(io.StringIO(csv_out.stdout))
     assert header[:7] == ["id", "title", "url", "feed", "items", "negative_items", "last_activity"]
@@ -262,7 +263,7 @@ def test_the_sample_shows_each_kind_of_thread(tmp_path):
     for post_url, comments in comment_files.items():
         assert by_url[post_url].items == 1 + len(comments.entries)  # the post and every comment, one thread
     assert needing and all(t.needs_reply for t in needing)
-    assert [t.priority for t in needing] == sorted((t.priority for t in needing), reverse=True)
+    assert needing == sorted(needing, key=lambda t: (not t.overdue, not t.complaint, -t.priority))
     assert any(t.status == "answered" and t.staff_replied for t in threads)
     assert any(t.defended and t.needs_reply for t in threads)
     assert all(t.why and t.unanswered and t.waiting_seconds > 0 for t in needing)

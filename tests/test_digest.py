@@ -367,7 +367,8 @@ def test_a_non_ascii_subject_round_trips(tmp_path, smtp):
 def test_a_long_day_is_capped_with_n_more_in_the_report(tmp_path, smtp):
     world = make_world(tmp_path, smtp.port, max_items=3)
     for i in range(10):
-        world.mention(f"Complaint number {i}", compound=-0.5 - i / 50, thread=f"c{i}", content="x" * 5000)
+        # Each its own text: one text in ten threads is spam.
+        world.mention(f"Complaint number {i}", compound=-0.5 - i / 50, thread=f"c{i}", content=f"{i} " + "x" * 5000)
     outcome = digest(world)
     text = smtp.handler.parsed().get_body(("plain",)).get_content()
     listed = re.findall(r"^\d+\. (.*)$", text.split("MOST NEGATIVE")[0], re.M)

@@ -69,11 +69,12 @@ class World:
                 "INSERT OR IGNORE INTO threads (id, root, url, title, feed_id, created_at) VALUES (?, ?, ?, ?, ?, ?)",
                 [thread, url or f"root{n}", url, title, self.feed_ids[feed], store.iso(seen)])
             cursor = self.db.execute(
-                "INSERT INTO items (feed_id, key, url, title, author, content, published, first_seen, updated_at,"
+                "INSERT INTO items (feed_id, key, url, title, author, content, published, first_seen, heard_at, updated_at,"
                 " content_hash, is_hit, terms, snippet, compound, thread_id, is_staff)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [self.feed_ids[feed], f"key{n}", url, title, author, content or title,
-                 store.iso(published or seen), first_seen or store.iso(seen), store.iso(seen), f"hash{n}", int(hit),
+                 store.iso(published or seen), first_seen or store.iso(seen), first_seen or store.iso(seen),
+                 store.iso(seen), f"hash{n}", int(hit),
                  raw_terms if raw_terms is not None else json.dumps(list(terms)), content or title, compound, thread,
                  int(staff)])
         return cursor.lastrowid

@@ -8,7 +8,7 @@
     upkeep.py         retention and the feed-health view
 """
 
-from listener.pipeline.conversations import ThreadDetail, ack_thread, thread_detail, thread_summaries
+from listener.pipeline.conversations import ThreadDetail, ack_thread, mark_item, set_team, thread_detail, thread_summaries
 from listener.pipeline.day import day_report, render_report, run_digest
 from listener.pipeline.poll import FeedOutcome, PollCycle, PollSummary, poll
 from listener.pipeline.rescore import RescoreProgress, explain, rescore
@@ -18,6 +18,6 @@ from listener.pipeline.workers import ParsePool, ProcessedFeed, content_hash, pr
 __all__ = [
     "RescoreProgress", "explain", "rescore",
     "FeedOutcome", "ParsePool", "PollCycle", "PollSummary", "ProcessedFeed", "PrunePlan", "ThreadDetail",
-    "ack_thread", "content_hash", "day_report", "feed_health", "feed_overview", "import_opml", "poll",
+    "ack_thread", "mark_item", "set_team", "content_hash", "day_report", "feed_health", "feed_overview", "import_opml", "poll",
     "process_body", "prune", "prune_plan", "render_report", "run_digest", "thread_detail", "thread_summaries",
 ]

@@ -157,15 +157,17 @@ def deliver_due(db: sqlite_utils.Database, spec: AlertsSpec, target_list: Sequen
 
 def candidates_from_threads(summaries: Sequence[ThreadSummary], *,
                             reply_sla: dt.timedelta | None = None) -> list[AlertCandidate]:
-    """Threads that need a reply, as alert candidates (the `reply` queue until issue 11's queues land).
+    """Threads in the `reply` or `moderate` queue, as alert candidates; `overdue` from triage's SLA.
 
     `reply_sla`: a thread whose oldest unanswered negative item has waited longer is overdue.
     """
     candidates = []
     for s in summaries:
-        if not s.needs_reply:
+        queue = next((q for q in ("reply", "moderate") if q in s.queues), None)
+        if queue is None:
             continue
-        overdue = bool(reply_sla and s.waiting_seconds is not None and s.waiting_seconds >= reply_sla.total_seconds())
+        overdue = s.overdue or bool(reply_sla and s.waiting_seconds is not None
+                                    and s.waiting_seconds >= reply_sla.total_seconds())
         why = [f"{s.negative_items} negative item{'s' if s.negative_items != 1 else ''}"]
         if s.waiting_seconds is not None:
             why.append(f"waiting {human_duration(s.waiting_seconds)}")
@@ -173,8 +175,8 @@ def candidates_from_threads(summaries: Sequence[ThreadSummary], *,
             why.append("heating up")
         quote = s.unanswered or {}
         candidates.append(AlertCandidate(
-            thread_id=s.id, title=s.title, url=s.url, queue="reply", priority=s.priority, overdue=overdue,
-            reasons=tuple(why), quote=quote.get("text"), quote_author=quote.get("author"),
+            thread_id=s.id, title=s.title, url=s.url, queue=queue, priority=s.priority, overdue=overdue,
+            reasons=tuple(why) + s.reasons, quote=quote.get("text"), quote_author=quote.get("author"),
             negative_items=s.negative_items, last_activity=s.last_activity))
     return candidates
 
@@ -266,7 +268,7 @@ def alert_after_cycle(db: sqlite_utils.Database, config: Config, before: dict[st
     if spec is None:
         return None
     try:
-        threads = thread_summaries(db, config, needs_reply=True, since=now - dt.timedelta(days=14), now=now)
+        threads = thread_summaries(db, config, since=now - config.triage.reply_window, now=now)
         candidates = candidates_from_threads(threads)
         spikes = term_spikes(db, config, now=now, window=spec.spike_window)
         transitions = transitions_between(before, feed_states(db)) if spec.feed_health else []

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import sqlite_utils
 
@@ -15,14 +15,20 @@ from listener.threads import ThreadIndex
 from listener.times import parse_iso, stored_moment
 from listener.triage import (
     Ack,
+    TeamState,
     ThreadItem,
     ThreadSummary,
+    TriageContext,
     conversation,
     is_staff,
     rank,
     staff_set,
     summarize_thread,
 )
+from listener.triage.cues import spam_key
+from listener.triage.items import fold_name
+
+CRITIC_DAYS = 7
 
 
 class StoredThreads(ThreadIndex):
@@ -53,15 +59,51 @@ class StoredThreads(ThreadIndex):
         return store.thread_exists(self.db, thread_id)
 
 
-def _thread_item(row: dict, staff: frozenset[str], root_row: dict | None) -> ThreadItem:
+def _thread_item(row: dict, staff: frozenset[str], root_row: dict | None, marks: dict[str, dict]) -> ThreadItem:
+    """A stored row as triage reads it; a person's marks win over the verdict."""
+    sentiment, complaint = row.get("sentiment"), bool(row.get("complaint"))
+    abuse = None
+    if "sentiment" in marks:
+        sentiment = marks["sentiment"]["value"]
+    if "complaint" in marks:
+        complaint = marks["complaint"]["value"] == "1"
+    if "abuse" in marks:
+        abuse = marks["abuse"]["value"] == "1"
     return ThreadItem(
         id=row["id"], published=stored_moment(row["published"] or row["first_seen"]), author=row["author"],
         staff=is_staff(row["author"], staff),
-        compound=row["compound"], sentiment=row.get("sentiment"), complaint=bool(row.get("complaint")),
+        compound=row["compound"], sentiment=sentiment, complaint=complaint,
         title=row["title"] or "", text=row["content"] or "", url=row["url"],
         arrived=parse_iso(row["first_seen"]), thread_id=row["thread_id"], feed=row["feed"],
-        root=row is root_row,
+        root=row is root_row, hit=bool(row["is_hit"]), abuse=abuse,
+        marked=tuple(mark_words(field, mark) for field, mark in marks.items()),
     )
+
+
+def mark_words(field: str, mark: dict) -> str:
+    """'negative by dana', 'not a complaint by dana': how `why` and `listener thread` list a mark."""
+    value = mark["value"]
+    words = value if field == "sentiment" else (field if value == "1" else f"not {field}")
+    return words + (f" by {mark['by']}" if mark.get("by") else "")
+
+
+def _team(row: dict | None) -> TeamState:
+    if not row:
+        return TeamState()
+    return TeamState(owner=row["owner"], snoozed_until=parse_iso(row["snoozed_until"]),
+                     snoozed_covers=row["snoozed_covers"] or 0, muted=bool(row["muted"]))
+
+
+def triage_context(db: sqlite_utils.Database, config: Config, now: dt.datetime) -> TriageContext:
+    """The config's triage settings and what triage needs from other threads: critics and repeated texts."""
+    spec = config.triage
+    critics = store.frequent_critics(db, since=now - dt.timedelta(days=CRITIC_DAYS), negative=config.negative)
+    staff = staff_set(config.staff_authors)
+    return TriageContext(
+        reply_window=spec.reply_window, sla=spec.first_reply_within, hours=spec.business_hours,
+        staff_names=tuple(config.staff_authors),
+        repeated=frozenset(k for text in store.repeated_texts(db, since=now - spec.reply_window) if (k := spam_key(text))),
+        critics={fold_name(a): n for a, n in critics.items() if not is_staff(a, staff)})
 
 
 def _ack(row: dict) -> Ack:
@@ -70,44 +112,57 @@ def _ack(row: dict) -> Ack:
 
 
 def _summarize(config: Config, thread_id: str, rows: list[dict], info: dict | None, acks: list[dict],
-               now: dt.datetime) -> tuple[ThreadSummary, list[ThreadItem]]:
+               now: dt.datetime, *, context: TriageContext, team: dict | None = None,
+               marks: dict[int, dict[str, dict]] | None = None) -> tuple[ThreadSummary, list[ThreadItem]]:
     staff = staff_set(config.staff_authors)
     info = info or {}
     root = info.get("root") or ""
     root_row = next((row for row in rows if row["url"] and "#" not in row["url"] and root.startswith("http")
                      and canonical_url(row["url"]) == canonical_url(root)), None)
-    items = [_thread_item(row, staff, root_row) for row in rows]
+    items = [_thread_item(row, staff, root_row, (marks or {}).get(row["id"], {})) for row in rows]
     terms = sorted({term for row in rows if row["is_hit"] for term in row["terms"]})
     summary = summarize_thread(
         items, [_ack(a).mark for a in acks], negative=config.negative,
         positive=config.positive, now=now, thread_id=thread_id,
         title=info.get("title") or (root_row["title"] if root_row else None),
         url=info.get("url") or (root if root.startswith("http") else None),
-        feed=root_row["feed"] if root_row else info.get("feed"), terms=terms)
+        feed=root_row["feed"] if root_row else info.get("feed"), terms=terms, context=context, team=_team(team))
     return summary, items
 
 
 def thread_summaries(db: sqlite_utils.Database, config: Config, *, since: dt.datetime | None = None,
                      needs_reply: bool = False, feed: str | None = None, term: str | None = None,
+                     queue: str | None = None, owner: str | None = None,
                      now: dt.datetime | None = None) -> list[ThreadSummary]:
-    """The threads that contain a mention, highest reply priority first (`listener threads`, the report).
+    """The threads that contain a mention, in rank order (`listener threads`, the report, alerts).
 
     `since`: last activity at or after it; `feed`: a feed's name (its comment feeds included);
-    `term`: a watch entry's name; `needs_reply`: only the threads that need a reply. Staff are
+    `term`: a watch entry's name; `queue`: only the threads in that queue (reply, moderate, thank;
+    `needs_reply` is `queue="reply"`); `owner`: only the threads assigned to that name. Staff are
     today's `staff.authors`, so a name added later counts for old replies too.
     """
     now = now or store.utcnow()
-    ids = store.thread_ids(db, since=since, feed=feed, term=term,
-                           negative_at_most=config.negative if needs_reply else None)
+    queue = queue or ("reply" if needs_reply else None)
+    if queue:  # an item older than the reply window is in no queue: so is a thread with none newer
+        window_start = now - config.triage.reply_window
+        since = max(since, window_start) if since else window_start
+    ids = store.thread_ids(db, since=since, feed=feed, term=term)
+    if owner is not None:
+        owned = store.threads_owned_by(db, owner)
+        ids = [tid for tid in ids if tid in owned]
     if not ids:
         return []
     items = store.thread_items(db, ids)
     infos = store.thread_info(db, ids)
     acks = store.thread_acks(db, ids)
-    summaries = [_summarize(config, tid, items[tid], infos.get(tid), acks.get(tid, []), now)[0]
+    teams = store.team_states(db, ids)
+    marks = store.item_marks(db, [row["id"] for rows in items.values() for row in rows])
+    context = triage_context(db, config, now)
+    summaries = [_summarize(config, tid, items[tid], infos.get(tid), acks.get(tid, []), now, context=context,
+                            team=teams.get(tid), marks=marks)[0]
                  for tid in ids if tid in items]
-    if needs_reply:
-        summaries = [s for s in summaries if s.needs_reply]
+    if queue:
+        summaries = [s for s in summaries if queue in s.queues]
     return rank(summaries)
 
 
@@ -116,11 +171,13 @@ class ThreadDetail:
     summary: ThreadSummary
     conversation: list[dict]
     acks: list[dict]
+    team: dict | None = None  # owner, snoozed_until, muted, by, updated_at
+    marks: dict[int, list[str]] = field(default_factory=dict)  # item id -> a person's marks, in words
 
 
 def thread_detail(db: sqlite_utils.Database, config: Config, thread_id: str, *,
                   now: dt.datetime | None = None) -> ThreadDetail:
-    """One thread in full (`listener thread`): its summary and the conversation in time order.
+    """One thread in full (`listener thread`): its summary, the team's actions and the conversation.
 
     `thread_id` may be a unique prefix of at least 4 characters; unknown -> NotFoundError.
     """
@@ -128,15 +185,40 @@ def thread_detail(db: sqlite_utils.Database, config: Config, thread_id: str, *,
     thread_id = store.resolve_thread(db, thread_id)
     rows = store.thread_items(db, [thread_id], text_chars=None).get(thread_id, [])
     acks = store.thread_acks(db, [thread_id]).get(thread_id, [])
+    team = store.team_states(db, [thread_id]).get(thread_id)
+    marks = store.item_marks(db, [row["id"] for row in rows])
     summary, items = _summarize(config, thread_id, rows, store.thread_info(db, [thread_id]).get(thread_id),
-                                acks, now)
+                                acks, now, context=triage_context(db, config, now), team=team, marks=marks)
     records = [_ack(a) for a in acks]
     talk = conversation(items, records, summary, negative=config.negative, positive=config.positive)
-    return ThreadDetail(summary, talk, acks)
+    for row in talk:
+        row["marked"] = [mark_words(f, m) for f, m in marks.get(row["id"], {}).items()] if row["id"] else []
+    return ThreadDetail(summary, talk, acks, team, {i.id: list(i.marked) for i in items if i.marked})
 
 
 def ack_thread(db: sqlite_utils.Database, thread_id: str, *, by: str | None, note: str | None = None,
                now: dt.datetime | None = None) -> dict:
-    """Mark a thread handled (`listener ack`); a negative item that arrives later reopens it."""
-    return store.add_ack(db, thread_id, by=by, note=note, now=now)
+    """Mark a thread handled (`listener ack`); a comment that arrives later reopens it.
 
+    A thread already acked, with nothing stored since, is not acked twice: the answer has
+    `already` set and is the ack that holds.
+    """
+    thread_id = store.resolve_thread(db, thread_id)
+    acks = store.thread_acks(db, [thread_id]).get(thread_id, [])
+    rows = store.thread_items(db, [thread_id], text_chars=0).get(thread_id, [])
+    newest = max((row["id"] for row in rows), default=0)
+    if acks and (acks[-1].get("last_item_id") or 0) >= newest:
+        return {**acks[-1], "thread_id": thread_id, "already": True}
+    return {**store.add_ack(db, thread_id, by=by, note=note, now=now), "already": False}
+
+
+def set_team(db: sqlite_utils.Database, thread_id: str, *, by: str | None, now: dt.datetime | None = None,
+             **changes: object) -> dict:
+    """`listener assign`, `snooze`, `mute`: change the team's state of a thread; returns before and after."""
+    return store.set_team(db, thread_id, by=by, now=now, **changes)
+
+
+def mark_item(db: sqlite_utils.Database, item_id: int, field: str, value: str, *, by: str | None,
+              now: dt.datetime | None = None) -> dict:
+    """`listener mark`: a person's correction of one item, which wins over the scorer everywhere."""
+    return store.add_mark(db, item_id, field, value, by=by, now=now)

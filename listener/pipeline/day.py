@@ -50,8 +50,8 @@ def day_report(db: sqlite_utils.Database, config: Config, day: dt.date, *,
                now: dt.datetime | None = None) -> report.DayReport:
     """What the report and the digest show for `day` (a local day in config.timezone).
 
-    The mood counts the mentions first seen that day; the threads that need a reply and the feed
-    health are as of `now`.
+    The mood counts the mentions heard that day (first seen; published, for a first poll's archive);
+    the queues (reply, moderate, thank) and the feed health are as of `now`.
     """
     now = now or store.utcnow()
     tz = config.timezone
@@ -62,9 +62,9 @@ def day_report(db: sqlite_utils.Database, config: Config, day: dt.date, *,
     top = report.TOP_MENTIONS
     problems = []
     try:
-        threads = thread_summaries(db, config, needs_reply=True, now=now)
+        threads = [t for t in thread_summaries(db, config, since=now - config.triage.reply_window, now=now) if t.queues]
     except Exception as exc:  # noqa: BLE001 - RELIABILITY D6: the rest of the report still goes out
-        log.exception("could not list the threads that need a reply")
+        log.exception("could not list the threads in the queues")
         threads, problems = [], [f"The threads that need a reply could not be listed ({type(exc).__name__}: {exc})."]
     return report.build_report(
         day=day, timezone=tz, generated_at=now,

@@ -225,7 +225,8 @@ class PollCycle:
         try:
             counts = store.save_poll(self.db, feed.id, update, items, now=now,
                                      placements=self._placements(feed, items),
-                                     seen=len(parsed.items) if parsed else 0)
+                                     seen=len(parsed.items) if parsed else 0,
+                                     reply_window=self.config.triage.reply_window)
         except ListenerError as exc:
             return self._failed(feed, "store", str(exc), result.status, None)
         except Exception as exc:  # noqa: BLE001 - disk full, locked for too long: validators stay old

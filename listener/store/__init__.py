@@ -58,6 +58,16 @@ from listener.store.items import (
 )
 from listener.store.ledger import DigestClaim, claim_digest, digest_ledger_status, digest_rows, finish_digest
 from listener.store.schema import MIGRATIONS, migrate, pending
+from listener.store.team import (
+    MARK_FIELDS,
+    add_mark,
+    frequent_critics,
+    item_marks,
+    repeated_texts,
+    set_team,
+    team_states,
+    threads_owned_by,
+)
 from listener.store.threads import (
     add_ack,
     feed_titles,
@@ -73,6 +83,8 @@ from listener.store.threads import (
 from listener.times import iso
 
 __all__ = [
+    "MARK_FIELDS", "add_mark", "frequent_critics", "item_marks", "repeated_texts", "set_team", "team_states",
+    "threads_owned_by",
     "BUSY_TIMEOUT_MS", "CommentedPost", "DigestClaim", "FeedRow", "FeedUpdate", "MAX_ERRORS_KEPT",
     "MIGRATIONS", "PRUNE_BATCH", "StoredCounts", "add_ack", "backup", "checkpoint", "claim_digest", "connect",
     "count_prunable", "count_to_rescore", "day_mentions", "digest_ledger_status", "digest_rows",

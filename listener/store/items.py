@@ -50,15 +50,19 @@ class StoredCounts:
     rekeyed: int = 0
 
 
+REPLY_WINDOW = dt.timedelta(days=14)
+
+
 def save_poll(db: sqlite_utils.Database, feed_id: int, update: FeedUpdate,
               items: Iterable[ScoredItem], *, placements: Mapping[str, ItemPlacement], now: dt.datetime,
-              seen: int | None = None) -> StoredCounts:
+              seen: int | None = None, reply_window: dt.timedelta = REPLY_WINDOW) -> StoredCounts:
     """Store one feed's items and its new state in ONE transaction (RELIABILITY A6, E3).
 
     Validators are written together with the items they stand for: if the items fail to store,
     the next poll fetches them again instead of getting a 304. `seen` is how many items the feed
     listed this time (`items` holds only the new and changed ones); `placements` says, by item key,
-    which thread each item joins and whether staff wrote it.
+    which thread each item joins and whether staff wrote it. `reply_window`: on the feed's first
+    successful poll, items published longer ago than that are history (see `_heard_at`).
     """
     stamp = iso(now)
     new = updated = new_hits = 0
@@ -71,7 +75,8 @@ def save_poll(db: sqlite_utils.Database, feed_id: int, update: FeedUpdate,
                           feed_id=feed_id, now=now)
             _FAULT.item_written()
             thread_id = moved.get(scored.item.key, place.thread_id)
-            outcome = _upsert_item(db, feed_id, scored, thread_id, place.is_staff, stamp)
+            outcome = _upsert_item(db, feed_id, scored, thread_id, place.is_staff, stamp,
+                                   history_before=iso(now - reply_window))
             new += outcome == "new"
             updated += outcome == "updated"
             new_hits += outcome == "new" and scored.match.hit
@@ -139,7 +144,7 @@ def _rekey_moved_items(db: sqlite_utils.Database, feed_id: int, items: Sequence[
 
 
 def _upsert_item(db: sqlite_utils.Database, feed_id: int, scored: ScoredItem, thread_id: str | None,
-                 staff: bool, stamp: str) -> str:
+                 staff: bool, stamp: str, *, history_before: str) -> str:
     """Insert a new item or refresh a changed one. Returns 'new', 'updated' or 'same'."""
     item, match, sentiment = scored.item, scored.match, scored.sentiment
     row = db.execute("SELECT id, content_hash, published FROM items WHERE feed_id = ? AND key = ?",
@@ -162,6 +167,7 @@ def _upsert_item(db: sqlite_utils.Database, feed_id: int, scored: ScoredItem, th
         first_seen = stamp
         values.update(feed_id=feed_id, key=item.key, first_seen=first_seen,
                       published=min(iso(published), first_seen) if published else first_seen)
+        values["heard_at"] = _heard_at(db, feed_id, values["published"], first_seen, history_before)
         columns = ", ".join(values)
         db.execute(f"INSERT INTO items ({columns}) VALUES ({', '.join('?' * len(values))})",
                    list(values.values()))
@@ -169,6 +175,15 @@ def _upsert_item(db: sqlite_utils.Database, feed_id: int, scored: ScoredItem, th
     assignments = ", ".join(f"{column} = ?" for column in values)
     db.execute(f"UPDATE items SET {assignments} WHERE id = ?", [*values.values(), row[0]])
     return "updated"
+
+
+def _heard_at(db: sqlite_utils.Database, feed_id: int, published: str, first_seen: str, history_before: str) -> str:
+    """When the mood counts a new item: its publication for the archive a feed's first successful poll
+    brings in (published before `history_before`), else when we first saw it."""
+    if published >= history_before:
+        return first_seen
+    first_poll = db.execute("SELECT last_ok_at IS NULL FROM feeds WHERE id = ?", [feed_id]).fetchone()
+    return published if first_poll and first_poll[0] else first_seen
 
 
 def verdict_columns(verdict: Verdict | None, version: str | None) -> dict[str, Any]:
@@ -192,8 +207,13 @@ def ensure_thread(db: sqlite_utils.Database, thread_id: str, *, root: str, url: 
 
 # The verdict decides where there is one; an item judged before verdicts existed falls back on
 # VADER's compound against the thresholds (the parameter).
-NEGATIVE = "(items.sentiment = 'negative' OR items.complaint = 1 OR (items.sentiment IS NULL AND items.compound <= ?))"
-POSITIVE = "(items.sentiment = 'positive' OR (items.sentiment IS NULL AND items.compound >= ?))"
+# A person's mark (`listener mark`, table marks) wins over the scorer's verdict, everywhere.
+MARKED_SENTIMENT = ("COALESCE((SELECT value FROM marks WHERE marks.item_id = items.id AND marks.field = 'sentiment'),"
+                    " items.sentiment)")
+MARKED_COMPLAINT = ("COALESCE((SELECT CAST(value AS INTEGER) FROM marks WHERE marks.item_id = items.id"
+                    " AND marks.field = 'complaint'), items.complaint)")
+NEGATIVE = f"({MARKED_SENTIMENT} = 'negative' OR {MARKED_COMPLAINT} = 1 OR ({MARKED_SENTIMENT} IS NULL AND items.compound <= ?))"
+POSITIVE = f"({MARKED_SENTIMENT} = 'positive' OR ({MARKED_SENTIMENT} IS NULL AND items.compound >= ?))"
 
 
 def _verdict(row: dict[str, Any]) -> dict[str, Any]:
@@ -288,13 +308,14 @@ def prune_items(db: sqlite_utils.Database, *, before: dt.datetime, batch: int = 
             on_batch(count)
 
 
-_MOOD_WHERE = "items.is_hit = 1 AND items.is_staff = 0 AND items.first_seen >= ? AND items.first_seen < ?"
+_MOOD_WHERE = "items.is_hit = 1 AND items.is_staff = 0 AND items.heard_at >= ? AND items.heard_at < ?"
 
 
 def mood_mentions(db: sqlite_utils.Database, start: dt.datetime, end: dt.datetime) -> list[dict[str, Any]]:
-    """first_seen, compound, terms (raw JSON text) and the verdict of every non-staff mention first seen
-    in [start, end)."""
-    return list(db.query("SELECT items.first_seen, items.compound, items.terms, items.sentiment, items.complaint"
+    """first_seen (the moment the mood counts it: `heard_at`), compound, terms (raw JSON text) and the
+    verdict, a person's marks applied, of every non-staff mention heard in [start, end)."""
+    return list(db.query("SELECT items.heard_at AS first_seen, items.compound, items.terms,"
+                         f" {MARKED_SENTIMENT} AS sentiment, {MARKED_COMPLAINT} AS complaint"
                          f" FROM items WHERE {_MOOD_WHERE}",
                          [iso(start), iso(end)]))
 
@@ -309,7 +330,7 @@ def day_mentions(db: sqlite_utils.Database, start: dt.datetime, end: dt.datetime
     return list(db.query(
         "SELECT items.id, COALESCE(parent.name, feeds.name) AS feed, items.title, items.url, items.author,"
         " items.published, items.first_seen, items.terms, items.compound, items.snippet, items.thread_id,"
-        " items.sentiment, items.complaint, threads.title AS thread_title"
+        f" {MARKED_SENTIMENT} AS sentiment, {MARKED_COMPLAINT} AS complaint, threads.title AS thread_title"
         " FROM items JOIN feeds ON feeds.id = items.feed_id LEFT JOIN feeds AS parent ON parent.id = feeds.parent_id"
         " LEFT JOIN threads ON threads.id = items.thread_id"
         f" WHERE {_MOOD_WHERE} AND items.compound IS NOT NULL AND {clause}"

@@ -120,6 +120,23 @@ def _m008_verdict(db: sqlite_utils.Database) -> None:
     db.execute("CREATE INDEX IF NOT EXISTS idx_items_verdict_version ON items (verdict_version) WHERE compound IS NOT NULL")
 
 
+def _m009_heard_at(db: sqlite_utils.Database) -> None:
+    """The moment the mood counts an item: when first seen, or when published for the archive a
+    feed's first poll brings in (older than the reply window: history, not news of today)."""
+    db.table("items").add_column("heard_at", str)
+    db.execute("UPDATE items SET heard_at = first_seen")
+    db.execute("CREATE INDEX IF NOT EXISTS idx_items_hit_heard_at ON items (heard_at) WHERE is_hit = 1")
+
+
+def _m010_team(db: sqlite_utils.Database) -> None:
+    """A person's marks on items (never written into the verdict columns, so re-scoring keeps them)
+    and the team's state of a thread: owner, snooze, mute."""
+    db.execute("CREATE TABLE IF NOT EXISTS marks (item_id INTEGER NOT NULL, field TEXT NOT NULL, value TEXT NOT NULL,"
+               " by TEXT, at TEXT NOT NULL, PRIMARY KEY (item_id, field))")
+    db.execute("CREATE TABLE IF NOT EXISTS thread_team (thread_id TEXT PRIMARY KEY, owner TEXT, snoozed_until TEXT,"
+               " snoozed_covers INTEGER, muted INTEGER NOT NULL DEFAULT 0, by TEXT, updated_at TEXT)")
+
+
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _m001_initial,
     _m002_thread_indexes,
@@ -129,6 +146,8 @@ MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _m006_alerts,
     _m007_digest_owner,
     _m008_verdict,
+    _m009_heard_at,
+    _m010_team,
 ]
 
 # Recorded names of listener 0.1, which numbered its migrations 1, 2, 5, 6, 7.

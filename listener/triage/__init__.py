@@ -8,40 +8,18 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from listener.text import canonical_url, human_duration, strip_reply_prefix
 from listener.times import iso
+from listener.triage.items import ThreadItem, fold_name, is_negative, is_positive, is_staff, mood_of, staff_set
+from listener.triage.queues import QUEUES, REPLY_WINDOW, TeamState, TriageContext, queue_thread
 
-# --- staff ------------------------------------------------------------------------------------
-
-_ANGLE_EMAIL = re.compile(r"^(?P<name>[^<]*)<[^>]*>\s*$")  # Dana Reyes <dana@acme.example>
-_PAREN_NAME = re.compile(r"^\S+@\S+\s*\((?P<name>[^)]*)\)\s*$")  # dana@acme.example (Dana Reyes)
-
-
-def staff_set(authors: Sequence[str]) -> frozenset[str]:
-    return frozenset(_fold_name(a) for a in authors if a and a.strip())
-
-
-def is_staff(author: str | None, staff_authors: frozenset[str]) -> bool:
-    """Whether `author` is one of ours: case-insensitive and trimmed, the name part of an email form too."""
-    if not author or not staff_authors:
-        return False
-    if _fold_name(author) in staff_authors:
-        return True
-    for pattern in (_ANGLE_EMAIL, _PAREN_NAME):
-        match = pattern.match(author.strip())
-        if match and _fold_name(match.group("name").strip().strip('"')) in staff_authors:
-            return True
-    return False
-
-
-def _fold_name(name: str) -> str:
-    return " ".join(name.split()).casefold()
-
+__all__ = ["QUEUES", "REPLY_WINDOW", "Ack", "TeamState", "ThreadItem", "ThreadSummary", "TriageContext",
+           "conversation", "is_negative", "is_positive", "is_staff", "mood_of", "rank", "staff_set",
+           "summarize_thread"]
 
 # --- priority -----------------------------------------------------------------------------------
 
@@ -52,30 +30,6 @@ HEATING_MIN_ITEMS = 4  # scored non-staff items a thread needs before it can be 
 HEATING_DROP = 0.3  # how much lower the later half's mean compound must be
 HEATING_RECENT = dt.timedelta(hours=48)  # the newest of them must be this recent
 TEXT_CHARS = 500
-
-
-@dataclass(frozen=True)
-class ThreadItem:
-    """One item of a thread, as triage needs it. `arrived` is when we first saw it (acks compare with it)."""
-
-    id: int
-    published: dt.datetime
-    author: str | None = None
-    staff: bool = False
-    compound: float | None = None  # VADER's; None: not scored
-    sentiment: str | None = None  # the verdict; None: judged before verdicts existed (compound decides)
-    complaint: bool = False
-    title: str = ""
-    text: str = ""
-    url: str | None = None
-    arrived: dt.datetime | None = None  # None: the same as published
-    thread_id: str | None = None
-    feed: str | None = None
-    root: bool = False  # the thread's post itself: by staff, it is no reply
-
-    @property
-    def arrival(self) -> dt.datetime:
-        return self.arrived or self.published
 
 
 @dataclass(frozen=True)
@@ -101,6 +55,14 @@ class ThreadSummary:
     unanswered: dict[str, Any] | None
     acked_at: dt.datetime | None = None
     terms: tuple[str, ...] = field(default=())
+    queues: tuple[str, ...] = ()  # reply, moderate, thank: in that order
+    reasons: tuple[str, ...] = ()
+    overdue: bool = False  # waited past triage.first_reply_within (business time)
+    owner: str | None = None
+    snoozed_until: dt.datetime | None = None
+    muted: bool = False
+    complaint: bool = False  # a complaint or negative item waits: ranks above questions
+    reply_ids: tuple[int, ...] = ()  # the items that wait for our reply
 
     def as_json(self) -> dict[str, Any]:
         """The SPEC's `threads --format json` object: ISO 8601 UTC times, plain types only."""
@@ -117,58 +79,45 @@ class ThreadSummary:
             "heating_up": self.heating_up, "defended": self.defended,
             "waiting": human_duration(self.waiting_seconds), "waiting_seconds": self.waiting_seconds,
             "unanswered": unanswered, "acked_at": iso(self.acked_at), "terms": list(self.terms),
+            "queues": list(self.queues), "reasons": list(self.reasons), "overdue": self.overdue,
+            "owner": self.owner, "snoozed_until": iso(self.snoozed_until), "muted": self.muted,
         }
 
-
-
-def is_negative(item: ThreadItem, negative: float) -> bool:
-    """A complaint or a negative verdict; VADER's compound against the threshold for older items."""
-    if item.sentiment is not None:
-        return item.complaint or item.sentiment == "negative"
-    return item.compound is not None and item.compound <= negative
-
-
-def is_positive(item: ThreadItem, positive: float) -> bool:
-    if item.sentiment is not None:
-        return item.sentiment == "positive" and not item.complaint
-    return item.compound is not None and item.compound >= positive
-
-
-def mood_of(item: ThreadItem, negative: float, positive: float) -> str | None:
-    """negative, neutral, positive or unknown, as a person reads it beside the item; None: not scored."""
-    if item.compound is None and item.sentiment is None:
-        return None
-    if is_negative(item, negative):
-        return "negative"
-    if is_positive(item, positive):
-        return "positive"
-    return "unknown" if item.sentiment == "unknown" else "neutral"
 
 
 def summarize_thread(items: Sequence[ThreadItem], acks: Sequence[dt.datetime | AckMark], *, negative: float,
                      now: dt.datetime, positive: float = 0.05, thread_id: str | None = None,
                      title: str | None = None, url: str | None = None, feed: str | None = None,
-                     terms: Sequence[str] = ()) -> ThreadSummary:
-    """Triage one thread.
+                     terms: Sequence[str] = (), context: TriageContext | None = None,
+                     team: TeamState | None = None) -> ThreadSummary:
+    """Triage one thread: its queues (see triage.queues), reasons, priority and SLA.
 
-    Needs reply (SPEC): a negative item or a complaint (the verdict; compound <= `negative` for an
-    item judged before verdicts existed) by someone who is not staff, with no
-    staff item published after it and no ack made after it arrived. A staff item answers everything
-    published before it; an ack covers everything that had arrived when it was made, so a negative
-    comment that arrives later reopens the thread.
+    Needs reply: the thread is in the `reply` queue. An item is open when someone who is not staff
+    wrote it inside the reply window, with no staff item published after it and no ack made after it
+    arrived. A staff item answers everything published before it; an ack covers everything that had
+    arrived when it was made, so a comment that arrives later reopens the thread.
     """
+    context = context or TriageContext()
+    team = team or TeamState()
     ordered = sorted(items, key=lambda i: (i.published, i.id))
     staff_times = [i.published for i in ordered if i.staff]
     last_staff = max(staff_times) if staff_times else None
     staff_replied = any(i.staff and not i.root for i in ordered)
     last_ack = _last_ack(acks)
     negatives = [i for i in ordered if not i.staff and is_negative(i, negative)]
-    unanswered = [i for i in negatives
-                  if (last_staff is None or last_staff <= i.published) and _after_ack(i, last_ack)]
-    needs_reply = bool(unanswered)
-    oldest = unanswered[0] if unanswered else None
+    open_items = [i for i in ordered if not i.staff and now - i.published <= context.reply_window
+                  and (last_staff is None or last_staff <= i.published) and _after_ack(i, last_ack)]
+    complaint = next((i for i in open_items if is_negative(i, negative)), None)
+    defended_by = _defended(ordered, complaint, positive) if complaint else None
+    queued = queue_thread(ordered, open_items, negative=negative, positive=positive, now=now, context=context,
+                          team=team, defended_by=defended_by)
+    needs_reply = "reply" in queued.queues
+    waiting_items = queued.reply_items if needs_reply else ()
+    unanswered = [i for i in waiting_items if is_negative(i, negative)]
+    oldest = waiting_items[0] if waiting_items else None
     waiting = max(0.0, (now - oldest.published).total_seconds()) if oldest else None
-    why = _priority_parts(ordered, unanswered, waiting, now) if needs_reply else dict.fromkeys(WEIGHTS, 0.0)
+    why = (_priority_parts(ordered, unanswered, waiting, now, len(waiting_items)) if needs_reply
+           else dict.fromkeys(WEIGHTS, 0.0))
     first = ordered[0] if ordered else None
     return ThreadSummary(
         id=thread_id or (first.thread_id if first and first.thread_id else ""),
@@ -182,19 +131,22 @@ def summarize_thread(items: Sequence[ThreadItem], acks: Sequence[dt.datetime | A
         staff_replied=staff_replied,
         needs_reply=needs_reply,
         priority=round(sum(why.values()), 1),
-        status=_status(negatives, needs_reply, last_staff),
+        status="muted" if team.muted else "snoozed" if queued.snoozed else _status(negatives, needs_reply, last_staff),
         why=why,
         heating_up=heating_up(ordered, negative=negative, now=now),
-        defended=oldest is not None and _defended(ordered, oldest, positive),
+        defended=defended_by is not None,
         waiting_seconds=round(waiting) if waiting is not None else None,
         unanswered=_quote(oldest) if oldest else None,
         acked_at=last_ack[0] if last_ack else None,
         terms=tuple(terms),
+        queues=queued.queues, reasons=queued.reasons, overdue=queued.overdue, owner=team.owner,
+        snoozed_until=team.snoozed_until if queued.snoozed else None, muted=team.muted,
+        complaint=queued.complaint and needs_reply, reply_ids=tuple(i.id for i in waiting_items),
     )
 
 
 def _priority_parts(ordered: Sequence[ThreadItem], unanswered: Sequence[ThreadItem], waiting: float | None,
-                    now: dt.datetime) -> dict[str, float]:
+                    now: dt.datetime, waiting_count: int) -> dict[str, float]:
     """The four parts of a reply priority, each from 0 to its weight (see WEIGHTS and the README)."""
     # A saturating sum: each further negative item closes part of what is left of the gap to 1.
     calm = math.prod(1 - min(1.0, _negativity(i)) for i in unanswered)
@@ -202,7 +154,7 @@ def _priority_parts(ordered: Sequence[ThreadItem], unanswered: Sequence[ThreadIt
     hours = (waiting or 0.0) / 3600
     parts = {
         "how_negative": WEIGHTS["how_negative"] * (1 - calm),
-        "how_many": WEIGHTS["how_many"] * (1 - 0.5 ** len(unanswered)),
+        "how_many": WEIGHTS["how_many"] * (1 - 0.5 ** waiting_count),
         "how_fast": WEIGHTS["how_fast"] * recent / (recent + FAST_HALF),
         "how_long": WEIGHTS["how_long"] * (1 - math.pow(0.5, hours / LONG_HALF_HOURS)),
     }
@@ -244,13 +196,12 @@ def heating_up(ordered: Sequence[ThreadItem], *, negative: float, now: dt.dateti
     return later <= negative and later <= earlier - HEATING_DROP
 
 
-def _defended(ordered: Sequence[ThreadItem], complaint: ThreadItem, positive: float) -> bool:
-    """A fan answered: a positive item by someone else (not staff, not the complainer) after the complaint."""
-    complainer = _fold_name(complaint.author or "")
-    return any(
-        not i.staff and is_positive(i, positive) and i.published > complaint.published
-        and (not complainer or _fold_name(i.author or "") != complainer)
-        for i in ordered)
+def _defended(ordered: Sequence[ThreadItem], complaint: ThreadItem, positive: float) -> str | None:
+    """A fan answered: who wrote a positive item after the complaint (not staff, not the complainer)."""
+    complainer = fold_name(complaint.author or "")
+    return next((i.author or "someone" for i in ordered
+                 if not i.staff and is_positive(i, positive) and i.published > complaint.published
+                 and (not complainer or fold_name(i.author or "") != complainer)), None)
 
 
 def _quote(item: ThreadItem) -> dict[str, Any]:
@@ -262,10 +213,11 @@ def _quote(item: ThreadItem) -> dict[str, Any]:
 
 
 def rank(summaries: Sequence[ThreadSummary]) -> list[ThreadSummary]:
-    """Highest reply priority first; threads that need no reply after, most recently active first."""
+    """Threads that need a reply first: overdue ones, then complaints above questions, then by priority;
+    the rest after, most recently active first."""
     def key(s: ThreadSummary) -> tuple:
         last = s.last_activity.timestamp() if s.last_activity else 0.0
-        return (not s.needs_reply, -s.priority, -last, s.id)
+        return (not s.needs_reply, not s.overdue, not s.complaint, -s.priority, -last, s.id)
     return sorted(summaries, key=key)
 
 
@@ -306,12 +258,7 @@ def conversation(items: Sequence[ThreadItem], acks: Sequence[Ack], summary: Thre
     title, text, url, `root` on the thread's post, and `unanswered` on the items that still wait
     for a reply.
     """
-    waiting = set()
-    if summary.oldest_unanswered_negative is not None:
-        last_staff = max((i.published for i in items if i.staff), default=None)
-        last_ack = _last_ack([a.mark for a in acks])
-        waiting = {i.id for i in items if not i.staff and is_negative(i, negative)
-                   and (last_staff is None or last_staff <= i.published) and _after_ack(i, last_ack)}
+    waiting = set(summary.reply_ids)
     rows: list[tuple[tuple, dict[str, Any]]] = []
     for item in items:
         mood = mood_of(item, negative, positive)
