@@ -29,7 +29,7 @@ import threading
 import time
 import zlib
 from collections import Counter, deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -147,7 +147,7 @@ class Fetcher:
         return _fetch_http(url, etag, last_modified, self.limits, client, self._slots, policy)
 
     def fetch_many(
-        self, jobs: Iterable[FetchJob[K]]
+        self, jobs: Iterable[FetchJob[K]], *, on_idle: Callable[[], None] | None = None
     ) -> Iterator[tuple[FetchJob[K], FetchResult | FetchError]]:
         """Run up to `workers` fetches at once and yield each job with its outcome as it completes.
 
@@ -155,7 +155,8 @@ class Fetcher:
         an unexpected exception, which is also logged with its traceback). Jobs are handed to
         workers only when their host has a free slot, so a host with many feeds never parks
         workers that other hosts could use. Closing the generator early waits for the fetches
-        in flight (each bounded by its deadline) and starts no new ones.
+        in flight (each bounded by its deadline) and starts no new ones. `on_idle` is called (in
+        the caller's thread) before waiting for the next outcome when none is ready.
         """
         waiting = _HostQueue(jobs, self.limits.per_host)
         total = waiting.count
@@ -185,7 +186,13 @@ class Fetcher:
             refill()
             try:
                 for _ in range(total):
-                    yield finished.get()
+                    try:
+                        outcome = finished.get_nowait()
+                    except queue.Empty:
+                        if on_idle is not None:
+                            on_idle()
+                        outcome = finished.get()
+                    yield outcome
             finally:
                 with lock:
                     state["stopped"] = True

@@ -19,7 +19,7 @@ from pathlib import Path
 import sqlite_utils
 
 from listener.errors import ListenerError, StoreError, UsageError
-from listener.store.base import BUSY_TIMEOUT_MS, utcnow, write
+from listener.store.base import BUSY_TIMEOUT_MS, WriteGroup, utcnow, write
 from listener.store.feeds import (
     MAX_ERRORS_KEPT,
     CommentedPost,
@@ -69,7 +69,7 @@ from listener.times import iso
 
 __all__ = [
     "BUSY_TIMEOUT_MS", "MAX_ERRORS_KEPT", "MIGRATIONS", "PRUNE_BATCH", "CommentedPost", "DigestClaim", "FeedRow", "FeedUpdate",
-    "StoredCounts", "add_ack", "backup", "checkpoint", "claim_digest", "connect", "count_prunable", "day_mentions",
+    "StoredCounts", "WriteGroup", "add_ack", "backup", "checkpoint", "claim_digest", "connect", "count_prunable", "day_mentions",
     "digest_ledger_status", "digest_rows", "disable_failing_feed", "due_feed_rows", "ensure_comment_feed",
     "ensure_thread", "feed_health", "feed_rows", "feed_titles", "feeds_by_id", "finish_digest", "iso",
     "known_hashes", "mentions", "migrate", "mood_mentions", "open_db", "pending", "prune_items",
