@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 import click
 import sqlite_utils
 
-from listener import __version__, logs, opml, pipeline, store
+from listener import __version__, logs, pipeline, store
 from listener.config import config_path, feed_name, load_config, parse_when, watch_name
 from listener.errors import ListenerError, UsageError
 from listener.models import Config
@@ -292,6 +292,8 @@ def export_opml(state: State) -> None:
     Example:
         listener export-opml > listener.opml
     """
+    from listener import opml  # only this command writes OPML
+
     click.echo(opml.render(state.config.feeds, title=f"listener: {config_path(state.config_arg).name}"), nl=False)
 
 
