@@ -281,6 +281,8 @@ def _finish(
     status = response.status_code
     if status == 304:  # a 304 may carry updated validators; otherwise keep the ones we sent
         body = None
+        for _ in _raw_chunks(response, limits.max_bytes, deadline):
+            pass  # none by protocol; reading to its end is what lets the pool keep the connection
         etag = response.headers.get("etag", etag)
         last_modified = response.headers.get("last-modified", last_modified)
     elif 200 <= status < 300:  # an empty body is returned too: the parser decides what it means
