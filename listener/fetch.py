@@ -64,6 +64,7 @@ _MAX_RETRY_AFTER = 24 * 3600.0
 _GZIP = frozenset({"gzip", "x-gzip"})
 _DECODABLE = _GZIP | {"deflate"}
 _PIECE = 64 * 1024  # most bytes one decompress step may produce
+IDLE_AFTER = 0.05  # fetch_many's caller is told it waits (on_idle) after this long without an outcome
 
 
 K = TypeVar("K")
@@ -156,7 +157,7 @@ class Fetcher:
         workers only when their host has a free slot, so a host with many feeds never parks
         workers that other hosts could use. Closing the generator early waits for the fetches
         in flight (each bounded by its deadline) and starts no new ones. `on_idle` is called (in
-        the caller's thread) before waiting for the next outcome when none is ready.
+        the caller's thread) when no outcome came for IDLE_AFTER seconds, before waiting on.
         """
         waiting = _HostQueue(jobs, self.limits.per_host)
         total = waiting.count
@@ -187,10 +188,10 @@ class Fetcher:
             try:
                 for _ in range(total):
                     try:
-                        outcome = finished.get_nowait()
+                        outcome = finished.get(timeout=IDLE_AFTER if on_idle is not None else None)
                     except queue.Empty:
-                        if on_idle is not None:
-                            on_idle()
+                        assert on_idle is not None  # a get without a timeout never raises Empty
+                        on_idle()
                         outcome = finished.get()
                     yield outcome
             finally:

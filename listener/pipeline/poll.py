@@ -12,14 +12,14 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future
+from concurrent.futures import Future, wait
 from dataclasses import dataclass, field
 
 import sqlite_utils
 
 from listener import store
 from listener.errors import FetchError, ListenerError, ParseError, StoreError, UsageError
-from listener.fetch import Fetcher, FetchJob
+from listener.fetch import IDLE_AFTER, Fetcher, FetchJob
 from listener.lock import hold_lock
 from listener.match import compile_watchlist
 from listener.models import Config, FetchResult, ItemPlacement, ScoredItem
@@ -200,7 +200,8 @@ class PollCycle:
                 if not block:
                     still.append((feed, result, future))
                     continue
-                self._settle()  # never hold the write lock (and uncommitted feeds) while waiting
+                if not wait([future], timeout=IDLE_AFTER).done:
+                    self._settle()  # never hold the write lock (and uncommitted feeds) while waiting
             try:
                 processed = future.result()
             except ParseError as exc:
