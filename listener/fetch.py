@@ -148,7 +148,8 @@ class Fetcher:
         return _fetch_http(url, etag, last_modified, self.limits, client, self._slots, policy)
 
     def fetch_many(
-        self, jobs: Iterable[FetchJob[K]], *, on_idle: Callable[[], None] | None = None
+        self, jobs: Iterable[FetchJob[K]], *, on_idle: Callable[[], None] | None = None,
+        ahead: int | None = None,
     ) -> Iterator[tuple[FetchJob[K], FetchResult | FetchError]]:
         """Run up to `workers` fetches at once and yield each job with its outcome as it completes.
 
@@ -158,28 +159,35 @@ class Fetcher:
         workers that other hosts could use. Closing the generator early waits for the fetches
         in flight (each bounded by its deadline) and starts no new ones. `on_idle` is called (in
         the caller's thread) when no outcome came for IDLE_AFTER seconds, before waiting on.
+
+        Memory stays flat however many jobs there are: at most `ahead` (default: `workers`)
+        outcomes wait for the caller; past that no new fetch starts until the caller takes one.
         """
         waiting = _HostQueue(jobs, self.limits.per_host)
         total = waiting.count
         finished: queue.SimpleQueue[tuple[FetchJob[K], FetchResult | FetchError]] = queue.SimpleQueue()
         lock = threading.RLock()  # a job done before its callback is attached calls back inside refill()
-        state = {"running": 0, "stopped": False}
+        state = {"running": 0, "ready": 0, "stopped": False}
+        workers = self.limits.workers
+        most = workers + (workers if ahead is None else max(ahead, 0))  # running + waiting for the caller
 
-        with ThreadPoolExecutor(self.limits.workers, thread_name_prefix="listener-fetch") as pool:
+        with ThreadPoolExecutor(workers, thread_name_prefix="listener-fetch") as pool:
 
             def refill() -> None:
                 with lock:
                     if state["stopped"]:
                         return
-                    for job in waiting.take(self.limits.workers - state["running"]):
+                    room = min(workers - state["running"], most - state["running"] - state["ready"])
+                    for job in waiting.take(max(room, 0)):
                         state["running"] += 1
                         pool.submit(self._outcome, job).add_done_callback(partial(complete, job))
 
             def complete(job: FetchJob[K], future: Future[FetchResult | FetchError]) -> None:
-                # Runs in the worker that finished: the next job starts at once, however long the
-                # caller takes over the results it already has.
+                # Runs in the worker that finished: the next job starts at once while the caller
+                # keeps up (fewer than `ahead` outcomes wait), however long it takes over each.
                 with lock:
                     state["running"] -= 1
+                    state["ready"] += 1
                     waiting.done(job)
                 finished.put((job, future.result()))
                 refill()
@@ -193,6 +201,9 @@ class Fetcher:
                         assert on_idle is not None  # a get without a timeout never raises Empty
                         on_idle()
                         outcome = finished.get()
+                    with lock:
+                        state["ready"] -= 1
+                    refill()
                     yield outcome
             finally:
                 with lock:

@@ -594,12 +594,12 @@ def test_bad_url_or_scheme(url):
 
 def test_fetch_many_keeps_fetching_while_the_caller_is_busy_with_results(feed_server):
     """The next fetch starts when a worker frees up, not when the caller asks for the next result:
-    a poll cycle storing one feed never leaves the network idle."""
+    a poll cycle storing one feed never leaves the network idle (while fewer than `ahead` wait)."""
     for n in range(12):
         feed_server.add(f"/f{n}.xml", MINIMAL_RSS)
     jobs = [FetchJob(n, feed_server.url(f"/f{n}.xml")) for n in range(12)]
     with Fetcher(FetchLimits(timeout=5, workers=4, per_host=4)) as fetcher:
-        results = fetcher.fetch_many(jobs)
+        results = fetcher.fetch_many(jobs, ahead=8)
         first = next(results)
         deadline = time.monotonic() + 5
         while len(feed_server.requests) < 12 and time.monotonic() < deadline:
@@ -653,3 +653,21 @@ def test_a_reused_connection_still_ends_at_the_fetch_deadline(feed_server):
         took = time.monotonic() - started
         assert fetcher.fetch(feed_server.url("/f"), etag='"v1"').not_modified
     assert error.value.kind == "timeout" and took < 5  # generous: the deadline is 1 s, the drip 10 s
+
+
+def test_fetch_many_pauses_while_outcomes_wait_for_the_caller(feed_server):
+    """The bounded hand-off (issue 15): a caller that falls behind (the parse workers are busy)
+    holds at most workers + ahead bodies, however many feeds there are."""
+    for n in range(30):
+        feed_server.add(f"/f{n}.xml", MINIMAL_RSS)
+    jobs = [FetchJob(n, feed_server.url(f"/f{n}.xml")) for n in range(30)]
+    with Fetcher(FetchLimits(timeout=5, workers=4, per_host=4)) as fetcher:
+        results = fetcher.fetch_many(jobs, ahead=2)
+        first = next(results)
+        deadline = time.monotonic() + 5
+        while len(feed_server.requests) < 7 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        time.sleep(0.3)  # room for any fetch that should not start
+        assert len(feed_server.requests) == 7  # 1 taken + 4 running or done + 2 waiting
+        rest = list(results)
+    assert sorted(job.key for job, _ in [first, *rest]) == list(range(30))

@@ -110,6 +110,9 @@ class PollCycle:
         self.on_outcome = on_outcome or (lambda outcome: None)
         self.many_feeds = False
         self.group = store.WriteGroup(db)
+        # Bodies fetched but not yet parsed, at most (and as many again waiting in the fetcher):
+        # enough to keep every worker busy, few enough that memory stays flat in the number of feeds.
+        self.waiting_bodies = 4 * (pool.workers if pool else 2)
         self._outcomes: list[FeedOutcome] = []
         self._unsettled: list[tuple[int, store.FeedRow]] = []  # index in _outcomes, feed: not committed yet
 
@@ -122,7 +125,7 @@ class PollCycle:
         self._outcomes = []
         self.many_feeds = len(feeds) >= WORKERS_FROM_FEEDS
         try:
-            for job, result in self.fetcher.fetch_many(jobs, on_idle=self._settle):
+            for job, result in self.fetcher.fetch_many(jobs, on_idle=self._settle, ahead=self.waiting_bodies):
                 feed = by_id[job.key]
                 if isinstance(result, FetchError):
                     self._done(feed, self._failed(feed, result.kind, str(result), result.status,
@@ -133,6 +136,9 @@ class PollCycle:
                     pending.append((feed, result, self._submit(feed, result)))
                 # Store whatever the workers have finished while fetches continue.
                 pending = self._drain(pending, block=False)
+                if len(pending) > self.waiting_bodies:  # the workers are behind: fetching waits for them
+                    self._drain(pending[:1], block=True)
+                    pending = pending[1:]
             self._drain(pending, block=True)
         finally:
             self._settle()  # what is written is complete per feed: commit it, even when stopping
