@@ -223,21 +223,25 @@ MENTION_FIELDS = ["id", "feed", "title", "url", "author", "published", "terms", 
 @click.option("--feed", help="Only mentions from this feed (its name).")
 @click.option("--negative", is_flag=True, help="Only negative mentions (compound <= thresholds.negative).")
 @click.option("--limit", type=click.IntRange(1, 100_000), default=50, show_default=True)
+@click.option("--search", metavar="QUERY", help='Only mentions whose title or text match this SQLite FTS5 query'
+              ' (sync OR "lost my notes", expens*, title:pricing).')
 @format_option()
 @pass_state
 def mentions(state: State, since: str | None, term: str | None, feed: str | None, negative: bool,
-             limit: int, fmt: str) -> None:
+             limit: int, search: str | None, fmt: str) -> None:
     """Recent mentions of what you watch, newest first.
 
     \b
     Example:
         listener mentions --since 24h --negative --format json
+        listener mentions --search '"lost my notes" OR sync'
     """
     config = state.config
     with state.database() as db:
         rows = store.mentions(db, since=parse_since(since, config.timezone), term=watch_name(config, term),
                               feed=feed_name(config, feed),
-                              negative_at_most=config.negative if negative else None, limit=limit)
+                              negative_at_most=config.negative if negative else None, limit=limit,
+                              search=search)
     for row in rows:  # a comment's title is "By: Name"; people read the words around the term instead
         row["says"] = display_title(row["title"], snippet=row["snippet"])
     emit(rows, MENTION_FIELDS, fmt, table_columns=["published", "feed", "compound", "author", "says"],
