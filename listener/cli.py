@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 import click
 import sqlite_utils
 
-from listener import __version__, logs, opml, pipeline, store
+from listener import __version__, logs, pipeline, store
 from listener.config import config_path, feed_name, load_config, parse_when, watch_name
 from listener.errors import ListenerError, UsageError
 from listener.models import Config
@@ -263,21 +263,25 @@ MENTION_FIELDS = ["id", "feed", "title", "url", "author", "published", "terms", 
 @click.option("--feed", help="Only mentions from this feed (its name).")
 @click.option("--negative", is_flag=True, help="Only negative mentions (compound <= thresholds.negative).")
 @click.option("--limit", type=click.IntRange(1, 100_000), default=50, show_default=True)
+@click.option("--search", metavar="QUERY", help='Only mentions whose title or text match this SQLite FTS5 query'
+              ' (sync OR "lost my notes", expens*, title:pricing).')
 @format_option()
 @pass_state
 def mentions(state: State, since: str | None, term: str | None, feed: str | None, negative: bool,
-             limit: int, fmt: str) -> None:
+             limit: int, search: str | None, fmt: str) -> None:
     """Recent mentions of what you watch, newest first.
 
     \b
     Example:
         listener mentions --since 24h --negative --format json
+        listener mentions --search '"lost my notes" OR sync'
     """
     config = state.config
     with state.database() as db:
         rows = store.mentions(db, since=parse_since(since, config.timezone), term=watch_name(config, term),
                               feed=feed_name(config, feed),
-                              negative_at_most=config.negative if negative else None, limit=limit)
+                              negative_at_most=config.negative if negative else None, limit=limit,
+                              search=search)
     for row in rows:  # a comment's title is "By: Name"; people read the words around the term instead
         row["says"] = display_title(row["title"], snippet=row["snippet"])
         row["when"] = local_time(row["published"], config.timezone, "%m-%d %H:%M")
@@ -400,6 +404,8 @@ def export_opml(state: State) -> None:
     Example:
         listener export-opml > listener.opml
     """
+    from listener import opml  # only this command writes OPML
+
     click.echo(opml.render(state.config.feeds, title=f"listener: {config_path(state.config_arg).name}"), nl=False)
 
 

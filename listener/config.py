@@ -68,10 +68,22 @@ def config_path(path: str | os.PathLike[str] | None) -> Path:
     return Path(path or os.environ.get("LISTENER_CONFIG") or DEFAULT_PATH)
 
 
+def _load_yaml(text: str) -> Any:
+    """libyaml's safe loader when PyYAML has it (the pure-Python one takes ~0.15 s for 300 feeds);
+    a broken file is read again by the pure-Python loader, whose messages name the problem better."""
+    fast = getattr(yaml, "CSafeLoader", None)
+    if fast is not None:
+        try:
+            return yaml.load(text, Loader=fast)
+        except yaml.YAMLError:
+            pass
+    return yaml.safe_load(text)
+
+
 def load_config(path: str | os.PathLike[str] | None = None) -> Config:
     path = config_path(path)
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = _load_yaml(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ConfigError(f"{path}: file not found (create one with `listener init`)") from None
     except OSError as exc:

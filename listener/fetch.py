@@ -29,7 +29,7 @@ import threading
 import time
 import zlib
 from collections import Counter, deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -64,6 +64,7 @@ _MAX_RETRY_AFTER = 24 * 3600.0
 _GZIP = frozenset({"gzip", "x-gzip"})
 _DECODABLE = _GZIP | {"deflate"}
 _PIECE = 64 * 1024  # most bytes one decompress step may produce
+IDLE_AFTER = 0.05  # fetch_many's caller is told it waits (on_idle) after this long without an outcome
 
 
 K = TypeVar("K")
@@ -147,7 +148,8 @@ class Fetcher:
         return _fetch_http(url, etag, last_modified, self.limits, client, self._slots, policy)
 
     def fetch_many(
-        self, jobs: Iterable[FetchJob[K]]
+        self, jobs: Iterable[FetchJob[K]], *, on_idle: Callable[[], None] | None = None,
+        ahead: int | None = None,
     ) -> Iterator[tuple[FetchJob[K], FetchResult | FetchError]]:
         """Run up to `workers` fetches at once and yield each job with its outcome as it completes.
 
@@ -155,29 +157,37 @@ class Fetcher:
         an unexpected exception, which is also logged with its traceback). Jobs are handed to
         workers only when their host has a free slot, so a host with many feeds never parks
         workers that other hosts could use. Closing the generator early waits for the fetches
-        in flight (each bounded by its deadline) and starts no new ones.
+        in flight (each bounded by its deadline) and starts no new ones. `on_idle` is called (in
+        the caller's thread) when no outcome came for IDLE_AFTER seconds, before waiting on.
+
+        Memory stays flat however many jobs there are: at most `ahead` (default: `workers`)
+        outcomes wait for the caller; past that no new fetch starts until the caller takes one.
         """
         waiting = _HostQueue(jobs, self.limits.per_host)
         total = waiting.count
         finished: queue.SimpleQueue[tuple[FetchJob[K], FetchResult | FetchError]] = queue.SimpleQueue()
         lock = threading.RLock()  # a job done before its callback is attached calls back inside refill()
-        state = {"running": 0, "stopped": False}
+        state = {"running": 0, "ready": 0, "stopped": False}
+        workers = self.limits.workers
+        most = workers + (workers if ahead is None else max(ahead, 0))  # running + waiting for the caller
 
-        with ThreadPoolExecutor(self.limits.workers, thread_name_prefix="listener-fetch") as pool:
+        with ThreadPoolExecutor(workers, thread_name_prefix="listener-fetch") as pool:
 
             def refill() -> None:
                 with lock:
                     if state["stopped"]:
                         return
-                    for job in waiting.take(self.limits.workers - state["running"]):
+                    room = min(workers - state["running"], most - state["running"] - state["ready"])
+                    for job in waiting.take(max(room, 0)):
                         state["running"] += 1
                         pool.submit(self._outcome, job).add_done_callback(partial(complete, job))
 
             def complete(job: FetchJob[K], future: Future[FetchResult | FetchError]) -> None:
-                # Runs in the worker that finished: the next job starts at once, however long the
-                # caller takes over the results it already has.
+                # Runs in the worker that finished: the next job starts at once while the caller
+                # keeps up (fewer than `ahead` outcomes wait), however long it takes over each.
                 with lock:
                     state["running"] -= 1
+                    state["ready"] += 1
                     waiting.done(job)
                 finished.put((job, future.result()))
                 refill()
@@ -185,7 +195,16 @@ class Fetcher:
             refill()
             try:
                 for _ in range(total):
-                    yield finished.get()
+                    try:
+                        outcome = finished.get(timeout=IDLE_AFTER if on_idle is not None else None)
+                    except queue.Empty:
+                        assert on_idle is not None  # a get without a timeout never raises Empty
+                        on_idle()
+                        outcome = finished.get()
+                    with lock:
+                        state["ready"] -= 1
+                    refill()
+                    yield outcome
             finally:
                 with lock:
                     state["stopped"] = True
@@ -274,6 +293,8 @@ def _finish(
     status = response.status_code
     if status == 304:  # a 304 may carry updated validators; otherwise keep the ones we sent
         body = None
+        for _ in _raw_chunks(response, limits.max_bytes, deadline):
+            pass  # none by protocol; reading to its end is what lets the pool keep the connection
         etag = response.headers.get("etag", etag)
         last_modified = response.headers.get("last-modified", last_modified)
     elif 200 <= status < 300:  # an empty body is returned too: the parser decides what it means

@@ -22,7 +22,6 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-import apprise
 import httpx
 
 from listener import __version__
@@ -169,8 +168,15 @@ def send(target: Target, *, title: str, message: str, payload: Mapping[str, Any]
     return Delivery(target.id, target.label, False, error)
 
 
+def _apprise() -> Any:
+    """Apprise (~50 ms to import, and every poll imports this module), loaded when an alert goes out."""
+    import apprise
+
+    return apprise
+
+
 def _post_webhook(target: Target, body: bytes, *, alert_id: str, secret: str | None) -> str | None:
-    plugin = apprise.Apprise.instantiate(target.url)
+    plugin = _apprise().Apprise.instantiate(target.url)
     if plugin is None:
         return "not a valid json:// URL"
     scheme = "https" if plugin.secure else "http"
@@ -214,6 +220,7 @@ def _apprise_warnings() -> Iterator[_Records]:
 
 def _apprise_notify(target: Target, *, title: str, message: str) -> str | None:
     with _apprise_warnings() as records:
+        apprise = _apprise()
         plugin = apprise.Apprise.instantiate(target.url)
         if plugin is None:
             return "; ".join(records.messages[-2:]) or "not a URL Apprise knows"

@@ -594,12 +594,12 @@ def test_bad_url_or_scheme(url):
 
 def test_fetch_many_keeps_fetching_while_the_caller_is_busy_with_results(feed_server):
     """The next fetch starts when a worker frees up, not when the caller asks for the next result:
-    a poll cycle storing one feed never leaves the network idle."""
+    a poll cycle storing one feed never leaves the network idle (while fewer than `ahead` wait)."""
     for n in range(12):
         feed_server.add(f"/f{n}.xml", MINIMAL_RSS)
     jobs = [FetchJob(n, feed_server.url(f"/f{n}.xml")) for n in range(12)]
     with Fetcher(FetchLimits(timeout=5, workers=4, per_host=4)) as fetcher:
-        results = fetcher.fetch_many(jobs)
+        results = fetcher.fetch_many(jobs, ahead=8)
         first = next(results)
         deadline = time.monotonic() + 5
         while len(feed_server.requests) < 12 and time.monotonic() < deadline:
@@ -608,3 +608,66 @@ def test_fetch_many_keeps_fetching_while_the_caller_is_busy_with_results(feed_se
         rest = list(results)
     assert sorted(job.key for job, _ in [first, *rest]) == list(range(12))
     assert all(isinstance(result, FetchResult) for _, result in [first, *rest])
+
+
+def conditional(ports: list[int]) -> Callable[[BaseHTTPRequestHandler], None]:
+    """200 with an ETag, then 304 to a request that sends it back; records each request's client port."""
+    def answer(handler: BaseHTTPRequestHandler) -> None:
+        ports.append(handler.client_address[1])
+        if handler.headers.get("If-None-Match") == '"v1"':
+            handler.send_response(304)
+            handler.send_header("ETag", '"v1"')
+            handler.send_header("Content-Length", "0")
+            handler.end_headers()
+            return
+        handler.send_response(200)
+        handler.send_header("ETag", '"v1"')
+        handler.send_header("Content-Length", str(len(MINIMAL_RSS)))
+        handler.end_headers()
+        handler.wfile.write(MINIMAL_RSS)
+    return answer
+
+
+def test_fetches_reuse_their_connections_and_304s_do_too(feed_server):
+    """Keep-alive per host (issue 15): a 304 is read to its end so its connection goes back to the pool."""
+    ports: list[int] = []
+    feed_server.route("/f", conditional(ports))
+    jobs = [FetchJob(key=n, url=feed_server.url(f"/f?feed={n}")) for n in range(12)]
+    with Fetcher(FetchLimits(timeout=5, workers=4, per_host=2)) as fetcher:
+        first = dict(fetcher.fetch_many(jobs))
+        again = dict(fetcher.fetch_many([FetchJob(j.key, j.url, etag='"v1"') for j in jobs]))
+    assert all(isinstance(o, FetchResult) and o.body == MINIMAL_RSS for o in first.values())
+    assert all(isinstance(o, FetchResult) and o.not_modified and o.etag == '"v1"' for o in again.values())
+    assert len(ports) == 24 and len(set(ports)) <= 2  # per_host=2: at most two connections, ever
+
+
+def test_a_reused_connection_still_ends_at_the_fetch_deadline(feed_server):
+    ports: list[int] = []
+    feed_server.route("/f", conditional(ports))
+    feed_server.route("/drip", drip(1, 0.3))
+    with Fetcher(FetchLimits(timeout=1, workers=1, per_host=1)) as fetcher:
+        fetcher.fetch(feed_server.url("/f"))
+        started = time.monotonic()
+        with pytest.raises(FetchError) as error:
+            fetcher.fetch(feed_server.url("/drip"))
+        took = time.monotonic() - started
+        assert fetcher.fetch(feed_server.url("/f"), etag='"v1"').not_modified
+    assert error.value.kind == "timeout" and took < 5  # generous: the deadline is 1 s, the drip 10 s
+
+
+def test_fetch_many_pauses_while_outcomes_wait_for_the_caller(feed_server):
+    """The bounded hand-off (issue 15): a caller that falls behind (the parse workers are busy)
+    holds at most workers + ahead bodies, however many feeds there are."""
+    for n in range(30):
+        feed_server.add(f"/f{n}.xml", MINIMAL_RSS)
+    jobs = [FetchJob(n, feed_server.url(f"/f{n}.xml")) for n in range(30)]
+    with Fetcher(FetchLimits(timeout=5, workers=4, per_host=4)) as fetcher:
+        results = fetcher.fetch_many(jobs, ahead=2)
+        first = next(results)
+        deadline = time.monotonic() + 5
+        while len(feed_server.requests) < 7 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        time.sleep(0.3)  # room for any fetch that should not start
+        assert len(feed_server.requests) == 7  # 1 taken + 4 running or done + 2 waiting
+        rest = list(results)
+    assert sorted(job.key for job, _ in [first, *rest]) == list(range(30))

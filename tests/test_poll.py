@@ -164,6 +164,36 @@ def test_one_feed_whose_parser_raises_stays_alone(tmp_path, feed_server, monkeyp
     assert [(o.name, o.error) for o in summary.failed] == [("F3", "error: RuntimeError: parser bug")]
 
 
+def test_one_feed_whose_write_fails_stays_alone_in_its_commit_group(tmp_path, feed_server, monkeypatch):
+    """Feeds share a transaction (grouped commits), each in its own savepoint: F3's failed write
+    rolls back F3 only, and its validators stay unsaved so the next poll fetches it in full."""
+    from listener import pipeline
+    from listener.config import load_config
+    from listener.store import items as store_items
+
+    for i in range(10):
+        feed_server.add(f"/f{i}.xml", rss([Entry(f"Quillfeather news {i}", guid=f"g{i}")]), etag=f'"e{i}"')
+    config = load_config(Watchlist(feeds=[{"name": f"F{i}", "url": feed_server.url(f"/f{i}.xml")}
+                                          for i in range(10)]).write(tmp_path))
+    real_upsert = store_items._upsert_item
+    announced = []
+
+    def upsert_or_fail(db, feed_id, scored, *args):
+        outcome = real_upsert(db, feed_id, scored, *args)  # the row is written, then the write fails
+        if scored.item.title.endswith(" 3"):
+            raise sqlite3.OperationalError("disk I/O error")
+        return outcome
+
+    monkeypatch.setattr(store_items, "_upsert_item", upsert_or_fail)
+    summary = pipeline.poll(config, pool=pipeline.ParsePool(workers=1), on_outcome=announced.append)
+    assert summary.new_items == 9
+    assert [(o.name, o.error_kind) for o in summary.failed] == [("F3", "store")]
+    assert sorted(o.name for o in announced) == [f"F{i}" for i in range(10)]
+    assert db_rows(tmp_path, "SELECT count(*) FROM items") == [(9,)]
+    assert db_rows(tmp_path, "SELECT name, etag, status FROM feeds WHERE name IN ('F2', 'F3')") == [
+        ("F2", '"e2"', "ok"), ("F3", None, "error")]
+
+
 def test_poll_of_an_unknown_feed_name_is_one_clear_line(tmp_path, feed_server):
     config = Watchlist(feeds=[{"name": "Blog", "url": feed_server.url("/blog.xml")}]).write(tmp_path)
     result = listener(config, "poll", "--feed", "Nope")

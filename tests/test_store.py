@@ -107,6 +107,58 @@ def test_writes_take_the_lock_up_front(db):
     assert statements[-1] == "COMMIT"
 
 
+def test_a_write_group_commits_many_feeds_at_once_and_a_failing_one_alone(tmp_path, db):
+    """Grouped commits: each feed a savepoint (its validators with its items), one COMMIT for the group."""
+    store.sync_feeds(db, [FeedSpec(f"F{i}", f"https://f{i}.example/feed") for i in range(3)])
+    ids = [db.execute("SELECT id FROM feeds WHERE name = ?", [f"F{i}"]).fetchone()[0] for i in range(3)]
+    other = sqlite3.connect(tmp_path / "listener.db")
+    statements = []
+    db.conn.set_trace_callback(statements.append)
+    group = store.WriteGroup(db, units=100, seconds=3600)
+    for n, feed in enumerate(ids):
+        group.open()
+        try:
+            if n == 1:
+                store.save_poll(db, feed, update(etag='"bad"'), [scored("b")], placements=DiskFull(), now=NOW)
+            else:
+                save(db, feed, update(etag=f'"v{n}"'), [scored(f"k{n}")])
+        except sqlite3.OperationalError:
+            pass
+        assert group.done_unit() is False
+    assert other.execute("SELECT count(*) FROM items").fetchone()[0] == 0  # nothing durable before the COMMIT
+    group.commit()
+    db.conn.set_trace_callback(None)
+    assert statements.count("BEGIN IMMEDIATE") == 1 and statements.count("COMMIT") == 1
+    assert other.execute("SELECT feed_id, key FROM items ORDER BY feed_id").fetchall() == [(ids[0], "k0"), (ids[2], "k2")]
+    assert [other.execute("SELECT etag FROM feeds WHERE id = ?", [f]).fetchone()[0] for f in ids] == ['"v0"', None, '"v2"']
+    other.close()
+
+
+def test_a_write_group_commits_when_full_or_old(db):
+    group = store.WriteGroup(db, units=2, seconds=3600)
+    feed = blog_id(db)
+    group.open()
+    save(db, feed, update(), [scored("a")])
+    assert group.done_unit() is False and db.conn.in_transaction
+    group.open()
+    save(db, feed, update(), [scored("b")])
+    assert group.done_unit() is True and not db.conn.in_transaction
+    old = store.WriteGroup(db, units=100, seconds=0)
+    old.open()
+    save(db, feed, update(), [scored("c")])
+    assert old.done_unit() is True and not db.conn.in_transaction
+
+
+def test_a_write_group_that_sqlite_rolled_back_says_so(db):
+    group = store.WriteGroup(db, units=100, seconds=3600)
+    group.open()
+    save(db, blog_id(db), update(), [scored("a")])
+    db.execute("ROLLBACK")  # what SQLite does by itself on some errors (a full disk)
+    with pytest.raises(store.StoreError):
+        group.done_unit()
+    assert db.execute("SELECT count(*) FROM items").fetchone()[0] == 0
+
+
 def test_a_second_writer_waits_for_the_first(tmp_path, db):
     holder = subprocess.Popen([sys.executable, "-c", (
         "import sqlite3, sys, time\n"

@@ -1,7 +1,10 @@
 """One poll cycle, from due feeds to stored, scored, threaded items: `listener poll` and the daemon's job.
 
 Fetches run on a thread pool (I/O), parsing and scoring on a process pool (workers.py, both cores),
-and the main thread is the single writer that commits one transaction per feed as results come in.
+and the main thread is the single writer. Each feed's write is one SAVEPOINT (its validators with
+its items; its failure rolls back alone) inside a store.WriteGroup, which commits many feeds at
+once: every GROUP_UNITS feeds, every 0.5 s, and before the cycle waits for anything. A feed's
+outcome is announced (`on_outcome`) only once the transaction holding it is committed.
 """
 
 from __future__ import annotations
@@ -9,14 +12,14 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future
+from concurrent.futures import Future, wait
 from dataclasses import dataclass, field
 
 import sqlite_utils
 
 from listener import store
-from listener.errors import FetchError, ListenerError, ParseError, UsageError
-from listener.fetch import Fetcher, FetchJob
+from listener.errors import FetchError, ListenerError, ParseError, StoreError, UsageError
+from listener.fetch import IDLE_AFTER, Fetcher, FetchJob
 from listener.lock import hold_lock
 from listener.match import compile_watchlist
 from listener.models import Config, FetchResult, ItemPlacement, Judging, ScoredItem
@@ -108,6 +111,12 @@ class PollCycle:
         self.comment_counts: dict[int, int | None] = {}  # comment feed id -> its post's count, until stored
         self.on_outcome = on_outcome or (lambda outcome: None)
         self.many_feeds = False
+        self.group = store.WriteGroup(db)
+        # Bodies fetched but not yet parsed, at most (and as many again waiting in the fetcher):
+        # enough to keep every worker busy, few enough that memory stays flat in the number of feeds.
+        self.waiting_bodies = 4 * (pool.workers if pool else 2)
+        self._outcomes: list[FeedOutcome] = []
+        self._unsettled: list[tuple[int, store.FeedRow]] = []  # index in _outcomes, feed: not committed yet
 
     def run(self, feeds: Sequence[store.FeedRow]) -> list[FeedOutcome]:
         """Fetch, process and store `feeds`; one feed's failure never stops the others."""
@@ -115,21 +124,72 @@ class PollCycle:
         jobs = [FetchJob(feed.id, feed.url, feed.etag, feed.last_modified, self._verify_tls(feed),
                          self._link_policy(feed)) for feed in feeds]
         pending: list[tuple[store.FeedRow, FetchResult, Future]] = []
-        outcomes = []
+        self._outcomes = []
         self.many_feeds = len(feeds) >= WORKERS_FROM_FEEDS
-        for job, result in self.fetcher.fetch_many(jobs):
-            feed = by_id[job.key]
-            if isinstance(result, FetchError):
-                outcomes.append(self._failed(feed, result.kind, str(result), result.status, result.retry_after,
-                                             gone=result.kind == "gone"))
-            elif result.not_modified:
-                outcomes.append(self._store(feed, result, None))
-            else:
-                pending.append((feed, result, self._submit(feed, result)))
-            # Commit whatever the workers have finished while fetches continue.
-            pending = self._drain(pending, outcomes, block=False)
-        self._drain(pending, outcomes, block=True)
-        return outcomes
+        try:
+            for job, result in self.fetcher.fetch_many(jobs, on_idle=self._settle, ahead=self.waiting_bodies):
+                feed = by_id[job.key]
+                if isinstance(result, FetchError):
+                    self._done(feed, self._failed(feed, result.kind, str(result), result.status,
+                                                  result.retry_after, gone=result.kind == "gone"))
+                elif result.not_modified:
+                    self._done(feed, self._store(feed, result, None))
+                else:
+                    pending.append((feed, result, self._submit(feed, result)))
+                # Store whatever the workers have finished while fetches continue.
+                pending = self._drain(pending, block=False)
+                if len(pending) > self.waiting_bodies:  # the workers are behind: fetching waits for them
+                    self._drain(pending[:1], block=True)
+                    pending = pending[1:]
+            self._drain(pending, block=True)
+        finally:
+            self._settle()  # what is written is complete per feed: commit it, even when stopping
+        return self._outcomes
+
+    # --- grouped commits ----------------------------------------------------------------------
+
+    def _done(self, feed: store.FeedRow, outcome: FeedOutcome) -> None:
+        """One feed's unit is written (or failed) inside the group; commit when the group is due."""
+        self._outcomes.append(outcome)
+        self._unsettled.append((len(self._outcomes) - 1, feed))
+        try:
+            committed = self.group.done_unit()
+        except StoreError as exc:
+            self._lost(exc)
+        else:
+            if committed:
+                self._announce()
+
+    def _settle(self) -> None:
+        """Commit the group now (the cycle is about to wait, or ends)."""
+        try:
+            self.group.commit()
+        except Exception as exc:  # noqa: BLE001 - a failed COMMIT is every unit's store failure
+            self._lost(exc)
+        else:
+            self._announce()
+
+    def _announce(self) -> None:
+        settled, self._unsettled = self._unsettled, []
+        for index, _ in settled:
+            self.on_outcome(self._outcomes[index])
+
+    def _lost(self, exc: Exception) -> None:
+        """The group's transaction is gone (a failed COMMIT, or SQLite rolled it back on a full
+        disk): none of its feeds was stored, so each becomes a store failure, validators old."""
+        self.group.rollback()
+        lost, self._unsettled = self._unsettled, []
+        log.debug("a grouped commit failed", exc_info=True)
+        for index, feed in lost:
+            if self._outcomes[index].error_kind == "store":
+                continue  # already a store failure, and recorded as one
+            self._outcomes[index] = self._failed(feed, "store", f"{type(exc).__name__}: {exc}", None, None)
+        try:
+            self.group.commit()  # the error rows, best effort
+        except Exception:  # noqa: BLE001 - the summary already says these feeds were not stored
+            self.group.rollback()
+        for index, _ in lost:
+            self.on_outcome(self._outcomes[index])
 
     def _submit(self, feed: store.FeedRow, result: FetchResult) -> Future:
         body = result.body or b""
@@ -141,21 +201,25 @@ class PollCycle:
             match_all=feed.match_all, score_all=feed.kind == "comments" or self.follows_comments(feed),
             parse_budget=self.config.fetch.parse_timeout, judging=self.judging)
 
-    def _drain(self, pending, outcomes, *, block: bool):
+    def _drain(self, pending, *, block: bool):
         still = []
         for feed, result, future in pending:
-            if not block and not future.done():
-                still.append((feed, result, future))
-                continue
+            if not future.done():
+                if not block:
+                    still.append((feed, result, future))
+                    continue
+                if not wait([future], timeout=IDLE_AFTER).done:
+                    self._settle()  # never hold the write lock (and uncommitted feeds) while waiting
             try:
                 processed = future.result()
             except ParseError as exc:
-                outcomes.append(self._failed(feed, exc.kind, str(exc), result.status, None))
+                outcome = self._failed(feed, exc.kind, str(exc), result.status, None)
             except Exception as exc:  # noqa: BLE001 - RELIABILITY F7: one feed's bug stays with that feed
                 log.debug("processing %s failed", feed.name, exc_info=True)  # _failed logs the one line
-                outcomes.append(self._failed(feed, "error", f"{type(exc).__name__}: {exc}", result.status, None))
+                outcome = self._failed(feed, "error", f"{type(exc).__name__}: {exc}", result.status, None)
             else:
-                outcomes.append(self._store(feed, result, processed))
+                outcome = self._store(feed, result, processed)
+            self._done(feed, outcome)
         return still
 
     def _verify_tls(self, feed: store.FeedRow) -> bool:
@@ -185,6 +249,7 @@ class PollCycle:
                                             floor=self.config.min_interval, retry_after=retry_after)
         disabled = False
         try:
+            self.group.open()
             store.record_error(self.db, feed.id, kind=kind, message=message, http_status=http_status,
                                next_poll_at=next_poll, now=now, gone=gone)
             # RELIABILITY A4: a configured feed failing every poll for 7 days stops being polled.
@@ -202,10 +267,8 @@ class PollCycle:
         elif errors >= FAILING_AFTER_ERRORS:
             log.warning("%s: failing (%d errors in a row): next try in %s", feed.name, errors,
                         human_duration((next_poll - now).total_seconds()))
-        outcome = FeedOutcome(feed.name, feed.kind, "gone" if gone else "error", error=f"{kind}: {message}",
-                              error_kind=kind)
-        self.on_outcome(outcome)
-        return outcome
+        return FeedOutcome(feed.name, feed.kind, "gone" if gone else "error", error=f"{kind}: {message}",
+                           error_kind=kind)
 
     def _store(self, feed: store.FeedRow, result: FetchResult, processed: ProcessedFeed | None) -> FeedOutcome:
         now = store.utcnow()
@@ -223,6 +286,7 @@ class PollCycle:
         )
         items = processed.items if processed else []
         try:
+            self.group.open()
             counts = store.save_poll(self.db, feed.id, update, items, now=now,
                                      placements=self._placements(feed, items),
                                      seen=len(parsed.items) if parsed else 0,
@@ -237,9 +301,7 @@ class PollCycle:
                         feed.name, counts.rekeyed)
         if feed.id in self.comment_counts:
             self._stored_comment_count(feed)
-        outcome = FeedOutcome(feed.name, feed.kind, status, counts.new, counts.updated, counts.new_hits)
-        self.on_outcome(outcome)
-        return outcome
+        return FeedOutcome(feed.name, feed.kind, status, counts.new, counts.updated, counts.new_hits)
 
     def _moved_url(self, feed: store.FeedRow, target: str | None) -> str | None:
         """The new URL once a feed was moved permanently (301/308) to the same place 3 polls in a row.

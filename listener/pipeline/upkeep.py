@@ -6,16 +6,19 @@ import datetime as dt
 import logging
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlite_utils
 
-from listener import opml, store
+from listener import store
 from listener.config import load_config
 from listener.models import Config
 from listener.schedule import DISABLED, GONE, feed_state
 from listener.text import human_duration
 from listener.times import parse_iso
+
+if TYPE_CHECKING:
+    from listener.opml import Imported
 
 log = logging.getLogger(__name__)
 
@@ -78,8 +81,10 @@ def feed_overview(rows: list[dict[str, Any]], *, now: dt.datetime) -> list[dict[
     return rows
 
 
-def import_opml(config: Config, data: bytes) -> opml.Imported:
+def import_opml(config: Config, data: bytes) -> Imported:
     """`listener import-opml`: add an OPML file's new feeds to feeds.yaml, saying what it skipped."""
+    from listener import opml  # only this command reads OPML (xml.etree, expat)
+
     return opml.import_into_config(config, data, validate=load_config)
 
 

@@ -19,7 +19,7 @@ from pathlib import Path
 import sqlite_utils
 
 from listener.errors import ListenerError, StoreError, UsageError
-from listener.store.base import BUSY_TIMEOUT_MS, utcnow, write
+from listener.store.base import BUSY_TIMEOUT_MS, WriteGroup, utcnow, write
 from listener.store.feeds import (
     MAX_ERRORS_KEPT,
     CommentedPost,
@@ -86,7 +86,7 @@ __all__ = [
     "MARK_FIELDS", "add_mark", "frequent_critics", "item_marks", "repeated_texts", "set_team", "team_states",
     "threads_owned_by",
     "BUSY_TIMEOUT_MS", "CommentedPost", "DigestClaim", "FeedRow", "FeedUpdate", "MAX_ERRORS_KEPT",
-    "MIGRATIONS", "PRUNE_BATCH", "StoredCounts", "add_ack", "backup", "checkpoint", "claim_digest", "connect",
+    "MIGRATIONS", "PRUNE_BATCH", "StoredCounts", "WriteGroup", "add_ack", "backup", "checkpoint", "claim_digest", "connect",
     "count_prunable", "count_to_rescore", "day_mentions", "digest_ledger_status", "digest_rows",
     "disable_failing_feed", "due_feed_rows", "ensure_comment_feed", "ensure_thread", "feed_health",
     "feed_rows", "feed_titles", "feeds_by_id", "finish_digest", "first_heard", "iso", "item_verdict", "items_to_rescore",

@@ -6,12 +6,14 @@ import datetime as dt
 import json
 import os
 import signal
+import sqlite3
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import sqlite_utils
 
+from listener.errors import UsageError
 from listener.models import ItemPlacement, ScoredItem, Sentiment, Verdict
 from listener.store.base import write
 from listener.store.feeds import FeedUpdate
@@ -240,10 +242,17 @@ def _terms(row: dict[str, Any]) -> dict[str, Any]:
 
 def mentions(db: sqlite_utils.Database, *, since: dt.datetime | None = None, term: str | None = None,
              feed: str | None = None, negative_at_most: float | None = None,
-             limit: int | None = 50) -> list[dict[str, Any]]:
-    """Recent hits, newest first. `feed` matches a configured feed's name, its comment feeds included."""
+             limit: int | None = 50, search: str | None = None) -> list[dict[str, Any]]:
+    """Recent hits, newest first. `feed` matches a configured feed's name, its comment feeds included.
+
+    `search` is an SQLite FTS5 query over title and text (`sync OR "lost my notes"`, `expens*`,
+    `title:pricing`), bound as a parameter; a malformed one raises UsageError.
+    """
     clauses = ["items.is_hit = 1"]
     params: list[Any] = []
+    if search is not None:
+        clauses.append("items.id IN (SELECT rowid FROM items_fts WHERE items_fts MATCH ?)")
+        params.append(search)
     if since is not None:
         clauses.append("items.published >= ?")
         params.append(iso(since))
@@ -268,7 +277,23 @@ def mentions(db: sqlite_utils.Database, *, since: dt.datetime | None = None, ter
     if limit:
         sql += " LIMIT ?"
         params.append(limit)
+    if search is not None:
+        _check_fts_query(search)
     return [_verdict(_terms(row)) for row in db.query(sql, params)]
+
+
+def _check_fts_query(query: str) -> None:
+    """Raise UsageError for a malformed FTS5 query, by running it on an empty index of the same
+    columns: whatever fails there is the query's fault, not the database's."""
+    probe = sqlite3.connect(":memory:")
+    try:
+        probe.execute("CREATE VIRTUAL TABLE q USING fts5(title, content)")
+        probe.execute("SELECT * FROM q WHERE q MATCH ?", [query]).fetchall()
+    except sqlite3.OperationalError as exc:
+        raise UsageError(f"--search: not a valid FTS5 query ({exc}); put words in double quotes"
+                         " to search for them as they are") from None
+    finally:
+        probe.close()
 
 
 PRUNE_BATCH = 10_000
