@@ -178,8 +178,8 @@ def test_one_feed_whose_write_fails_stays_alone_in_its_commit_group(tmp_path, fe
     real_upsert = store_items._upsert_item
     announced = []
 
-    def upsert_or_fail(db, feed_id, scored, *args):
-        outcome = real_upsert(db, feed_id, scored, *args)  # the row is written, then the write fails
+    def upsert_or_fail(db, feed_id, scored, *args, **kwargs):
+        outcome = real_upsert(db, feed_id, scored, *args, **kwargs)  # the row is written, then the write fails
         if scored.item.title.endswith(" 3"):
             raise sqlite3.OperationalError("disk I/O error")
         return outcome

@@ -26,7 +26,7 @@ from listener.errors import ListenerError
 UTC = dt.timezone.utc
 NOW = dt.datetime(2026, 11, 24, 9, 30, tzinfo=UTC)  # 09:30 in London
 DAY = dt.date(2026, 11, 24)
-TEMPLATES = Path(report.__file__).parent / "templates"
+TEMPLATES = Path(report.__file__).parents[1] / "templates"
 GOLDEN = Path(__file__).parent / "data" / "report"
 
 

@@ -22,11 +22,11 @@ from listener.errors import FetchError, ListenerError, ParseError, StoreError, U
 from listener.fetch import IDLE_AFTER, Fetcher, FetchJob
 from listener.lock import hold_lock
 from listener.match import compile_watchlist
-from listener.models import Config, FetchResult, ItemPlacement, Judging, ScoredItem
+from listener.models import Config, FetchResult, ItemPlacement, ScoredItem
 from listener.netpolicy import LinkPolicy, local_path
 from listener.pipeline.alerts import AlertRunSummary, alert_after_cycle, feed_states
 from listener.pipeline.conversations import StoredThreads
-from listener.pipeline.workers import ParsePool, ProcessedFeed
+from listener.pipeline.workers import ParsePool, ProcessedFeed, judging_for
 from listener.schedule import (
     DISABLE_AFTER,
     FAILING_AFTER_ERRORS,
@@ -37,7 +37,6 @@ from listener.schedule import (
 from listener.text import canonical_url, human_duration
 from listener.threads import ThreadRef, assign_threads
 from listener.triage import is_staff, staff_set
-from listener.verdict import verdict_version
 
 log = logging.getLogger(__name__)
 
@@ -407,13 +406,6 @@ class PollCycle:
                 self.comment_counts[feed_id] = count
                 chosen.append(feed_id)
         return store.feeds_by_id(self.db, chosen)
-
-
-def judging_for(config: Config) -> Judging:
-    """The verdict's view of the config: every watched term and handle is the target, never sentiment."""
-    return Judging(targets=tuple(t for w in config.watch for t in w.terms), staff=tuple(config.staff_authors),
-                   thresholds=(config.negative, config.positive), scorer=config.scorer,
-                   version=verdict_version(config.scorer))
 
 
 def poll(config: Config, *, names: Sequence[str] = (), force: bool = False,

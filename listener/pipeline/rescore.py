@@ -12,8 +12,7 @@ import sqlite_utils
 from listener import store
 from listener.errors import NotFoundError
 from listener.models import Config
-from listener.pipeline.poll import judging_for
-from listener.pipeline.workers import judge_text
+from listener.pipeline.workers import judge_text, judging_for
 from listener.sentiment import scoring_text
 
 log = logging.getLogger(__name__)

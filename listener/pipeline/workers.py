@@ -15,11 +15,11 @@ from dataclasses import dataclass
 from listener import lifeline
 from listener.errors import ParseError
 from listener.match import Watchlist, match_text
-from listener.models import Item, Judging, ParsedFeed, ScoredItem, Sentiment, Verdict
+from listener.models import Config, Item, Judging, ParsedFeed, ScoredItem, Sentiment, Verdict
 from listener.parse import PARSE_BUDGET, parse_feed
 from listener.sentiment import score, scoring_text
 from listener.threads import is_reply
-from listener.verdict import judge, score_item
+from listener.verdict import judge, score_item, verdict_version
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +60,13 @@ def process_body(body: bytes, *, url: str, headers: dict[str, str], known: dict[
         sentiment, verdict = judge_text(text, judging) if match.hit or conversational else (None, None)
         changed.append(ScoredItem(item, digest, match, sentiment, verdict, judging.version if verdict else None))
     return ProcessedFeed(parsed, changed)
+
+
+def judging_for(config: Config) -> Judging:
+    """The verdict's view of the config: every watched term and handle is the target, never sentiment."""
+    return Judging(targets=tuple(t for w in config.watch for t in w.terms), staff=tuple(config.staff_authors),
+                   thresholds=(config.negative, config.positive), scorer=config.scorer,
+                   version=verdict_version(config.scorer))
 
 
 def judge_text(text: str, judging: Judging) -> tuple[Sentiment, Verdict]:
