@@ -65,7 +65,7 @@ def test_every_digest_bar_stands_on_its_baseline(tmp_path):
 
 def test_the_digest_css_styles_no_element_inside_another():
     """css_inline applies a descendant rule (`.term td`) to every nested table too: only classes, one per rule part."""
-    css = (Path(report.__file__).parent / "templates" / "_digest.css").read_text(encoding="utf-8")
+    css = (Path(report.__file__).parents[1] / "templates" / "_digest.css").read_text(encoding="utf-8")
     css = re.sub(r"/\*.*?\*/", "", css, flags=re.S)
     for selectors in re.findall(r"([^{}]+)\{", css):
         for selector in selectors.split(","):
