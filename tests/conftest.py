@@ -10,6 +10,10 @@ never from a fixed date. `make test-clock` runs the suite with the wall clock a 
 from __future__ import annotations
 
 import datetime as dt
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import time_machine
@@ -23,6 +27,47 @@ settings.register_profile("listener", deadline=None, suppress_health_check=[Heal
 settings.load_profile("listener")
 
 NOW = dt.datetime(2026, 11, 25, 12, 0, tzinfo=dt.timezone.utc)
+
+
+def run_cli(*args: str, config: str | os.PathLike[str] | None = None, env: dict[str, str] | None = None,
+            cwd: str | os.PathLike[str] | None = None, timeout: float = 120, columns: int | None = None,
+            **popen) -> subprocess.CompletedProcess:
+    """The one way tests run the real `listener` command: a subprocess, as cron or a person would."""
+    command = [sys.executable, "-m", "listener", *(["--config", str(config)] if config else []), *args]
+    environment = {**os.environ, **(env or {})}
+    if columns:
+        environment["COLUMNS"] = str(columns)
+    return subprocess.run(command, capture_output=True, text=True, timeout=timeout, cwd=cwd, env=environment,
+                          **popen)
+
+
+@pytest.fixture
+def listener_cli():
+    """`listener_cli(*args, config=...)`: the CLI as a subprocess (see run_cli)."""
+    return run_cli
+
+
+@pytest.fixture
+def db_path(tmp_path) -> Path:
+    return tmp_path / "listener.db"
+
+
+@pytest.fixture
+def db(db_path):
+    """A migrated SQLite file under tmp_path, closed after the test."""
+    from listener import store
+
+    database = store.open_db(db_path)
+    yield database
+    database.close()
+
+
+@pytest.fixture
+def config_file(tmp_path) -> str:
+    """A feeds.yaml in tmp_path watching Quillfeather, with no feeds yet."""
+    from feedgen import Watchlist
+
+    return Watchlist().write(tmp_path)
 
 
 def wall_now() -> dt.datetime:

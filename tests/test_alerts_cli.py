@@ -6,10 +6,9 @@ import datetime as dt
 import hashlib
 import hmac
 import json
-import os
 import subprocess
-import sys
 
+from conftest import run_cli
 from feedgen import Entry, Watchlist, rss
 
 NOW = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
@@ -17,8 +16,7 @@ ANGRY = "Quillfeather lost all my notes again. Furious, this is the worst update
 
 
 def listener(config: str, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "listener", "--config", config, *args], capture_output=True,
-                          text=True, timeout=120, env={**os.environ, **(env or {})})
+    return run_cli(*args, config=config, env=env)
 
 
 def angry_thread(feed_server) -> None:

@@ -8,13 +8,13 @@ import sys
 
 import pytest
 from click.testing import CliRunner
+from conftest import run_cli
 
 from listener.cli import cli
 
 
 def run(*args: str, cwd=None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "listener", *args], capture_output=True, text=True,
-                          cwd=cwd, timeout=60, env={**os.environ})
+    return run_cli(*args, cwd=cwd)
 
 
 def all_commands() -> list[str]:

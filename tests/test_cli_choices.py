@@ -4,11 +4,11 @@ with the choices (never "no mentions found"), and an empty feeds.yaml said out l
 from __future__ import annotations
 
 import datetime as dt
-import os
 import subprocess
 import sys
 
 import pytest
+from conftest import run_cli
 from test_report import NOW, World
 
 from listener.config import parse_when
@@ -17,8 +17,7 @@ UTC = dt.timezone.utc
 
 
 def run(world: World, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "listener", "--config", str(world.config_path), *args],
-                          capture_output=True, text=True, timeout=60, env={**os.environ})
+    return run_cli(*args, config=world.config_path)
 
 
 @pytest.mark.parametrize("text, now, expected", [

@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import wall_now
+from conftest import run_cli, wall_now
 from feedgen import Entry, Watchlist, rss
 from rich.cells import cell_len
 
@@ -36,8 +36,7 @@ def sample(tmp_path):
 
 
 def listener(config: str, *args: str, columns: int = 80) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "listener", "--config", config, *args], capture_output=True,
-                          text=True, timeout=120, env={**os.environ, "COLUMNS": str(columns)})
+    return run_cli(*args, config=config, columns=columns)
 
 
 @pytest.mark.parametrize("command", [["threads"], ["threads", "--needs-reply"], ["feeds"], ["feeds", "--comments"],

@@ -8,15 +8,13 @@ import dataclasses
 import datetime as dt
 import io
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import feedparser
 import pytest
 import time_machine
-from conftest import wall_now
+from conftest import run_cli, wall_now
 from feedgen import Entry, Watchlist, atom, rss
 
 STARTED = wall_now()  # the CLI runs as a subprocess: the wall clock is the one clock both read
@@ -32,9 +30,7 @@ def ago(hours: float) -> dt.datetime:
 
 
 def listener(config: str, *args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "USER": "sam", "COLUMNS": "200"}  # tables: no column shortened
-    return subprocess.run([sys.executable, "-m", "listener", "--config", config, *args],
-                          capture_output=True, text=True, timeout=60, env=env)
+    return run_cli(*args, config=config, env={"USER": "sam"}, columns=200)  # tables: no column shortened
 
 
 def as_json(config: str, *args: str) -> list[dict]:

@@ -6,12 +6,10 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import subprocess
-import sys
 
 import pytest
-from conftest import wall_now
+from conftest import run_cli, wall_now
 from feedgen import Entry, Watchlist, atom
 
 STARTED = wall_now()  # the CLI runs as a subprocess: the wall clock is the one clock both read
@@ -23,9 +21,7 @@ def ago(hours: float) -> dt.datetime:
 
 
 def listener(config: str, *args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "USER": "sam", "COLUMNS": "200"}
-    return subprocess.run([sys.executable, "-m", "listener", "--config", config, *args],
-                          capture_output=True, text=True, timeout=60, env=env)
+    return run_cli(*args, config=config, env={"USER": "sam"}, columns=200)
 
 
 def as_json(config: str, *args: str) -> list[dict]:

@@ -26,6 +26,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import time_machine
 from click.testing import CliRunner
+from conftest import run_cli
 from feedgen import Entry, Watchlist, rss
 from feedserver import drip, redirect_to, respond
 
@@ -114,8 +115,7 @@ def start(request):
 
 
 def listener(config: str, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "listener", "--config", config, *args],
-                          capture_output=True, text=True, timeout=60)
+    return run_cli(*args, config=config)
 
 
 def item_count(database: Path) -> int:

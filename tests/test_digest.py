@@ -9,7 +9,6 @@ import os
 import re
 import socket
 import subprocess
-import sys
 import threading
 import time
 from dataclasses import replace
@@ -19,6 +18,7 @@ from html.parser import HTMLParser
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
+from conftest import run_cli
 from test_report import DAY, NOW, World, a_busy_week, assert_nothing_runs
 
 from listener import mail, mood, pipeline, store
@@ -97,9 +97,7 @@ def ledger(world: World) -> dict[str, str]:
 
 
 def cli(world: World, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "listener", "--config", str(world.config_path), "digest",
-                           "--date", DAY.isoformat(), *args], capture_output=True, text=True, timeout=60,
-                          env={**os.environ, **(env or {})})
+    return run_cli("digest", "--date", DAY.isoformat(), *args, config=world.config_path, env=env)
 
 
 class Links(HTMLParser):

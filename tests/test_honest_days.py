@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
-import os
 import subprocess
-import sys
 
-from conftest import wall_now
+from conftest import run_cli, wall_now
 from feedgen import Entry, Watchlist, rss
 
 STARTED = wall_now()
@@ -15,8 +13,7 @@ DIGEST = "digest:\n  from: listener@quill.example\n  to: [team@quill.example]\n"
 
 
 def listener(config: str, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "listener", "--config", config, *args], capture_output=True,
-                          text=True, timeout=120, env={**os.environ})
+    return run_cli(*args, config=config)
 
 
 def test_a_never_polled_install_mails_no_data_not_calm(tmp_path):

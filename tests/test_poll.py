@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import signal
 import sqlite3
 import subprocess
@@ -13,7 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import wall_now
+from conftest import run_cli, wall_now
 from feedgen import Entry, Watchlist, rss
 from feedserver import hang_forever
 
@@ -23,8 +22,7 @@ SPEC_MENTION_FIELDS = {"id", "feed", "title", "url", "author", "published", "ter
 
 
 def listener(config: str, *args: str, env: dict | None = None, timeout: float = 60) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "listener", "--config", config, *args],
-                          capture_output=True, text=True, timeout=timeout, env={**os.environ, **(env or {})})
+    return run_cli(*args, config=config, env=env, timeout=timeout)
 
 
 def blog_entries(count: int = 3) -> list[Entry]:

@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import run_cli
 
 from listener import store
 
@@ -20,8 +21,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def listener(config: Path, *args: str, timeout: float = 60) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "listener", "--config", str(config), *args],
-                          capture_output=True, text=True, timeout=timeout)
+    return run_cli(*args, config=config, timeout=timeout)
 
 
 @pytest.fixture

@@ -7,15 +7,14 @@ import resource
 import signal
 import sqlite3
 import subprocess
-import sys
 
 import pytest
+from conftest import run_cli
 from feedgen import Entry, Watchlist, rss
 
 
 def run(*args: str, preexec_fn=None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "listener", *args], capture_output=True, text=True, timeout=120,
-                          preexec_fn=preexec_fn, env=os.environ)
+    return run_cli(*args, preexec_fn=preexec_fn)
 
 
 @pytest.fixture

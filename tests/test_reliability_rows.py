@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
-import os
 import sqlite3
 import subprocess
-import sys
 
+from conftest import run_cli
 from feedgen import Entry, Watchlist, rss
 
 from listener import store
@@ -16,8 +15,7 @@ NOW = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
 
 
 def listener(config: str, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "listener", "--config", config, *args], capture_output=True,
-                          text=True, timeout=120, env=os.environ)
+    return run_cli(*args, config=config)
 
 
 def test_e4_the_database_is_durable_with_wal_and_synchronous_full(tmp_path):

@@ -7,10 +7,9 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-import subprocess
-import sys
 
 import pytest
+from conftest import run_cli
 
 from listener import store
 from listener.errors import UsageError
@@ -89,8 +88,7 @@ def cli(tmp_path, *args):
     config = tmp_path / "feeds.yaml"
     config.write_text("feeds:\n  - name: Blog\n    url: https://blog.example/feed\n"
                       "watch:\n  - name: acme\n    terms: [acme]\n")
-    return subprocess.run([sys.executable, "-m", "listener", "--config", str(config), *args],
-                          capture_output=True, text=True, timeout=60)
+    return run_cli(*args, config=config)
 
 
 def test_the_cli_searches_and_refuses_a_bad_query_in_one_line(tmp_path, db):

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-from conftest import wall_now
+from conftest import run_cli, wall_now
 from feedgen import Entry, Watchlist, rss
 
 from listener import pipeline, store
@@ -24,8 +22,7 @@ LEGACY = Path(__file__).parent / "data" / "legacy" / "listener-0.1.db"
 
 
 def listener(config: str, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "listener", "--config", config, *args], capture_output=True,
-                          text=True, timeout=120, env={**os.environ})
+    return run_cli(*args, config=config)
 
 
 def forum(feed_server) -> str:
