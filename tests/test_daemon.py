@@ -524,8 +524,8 @@ def test_a_digest_missed_while_down_is_sent_at_start_up_and_never_again(tmp_path
 
 
 def test_before_its_time_the_digest_is_not_sent_and_a_failure_is_retried(tmp_path, monkeypatch):
-    # The test moves the clock itself; the daemon's clock watchdog would see that step and run a
-    # catch-up of its own, racing the one the test runs.
+    # The test moves the clock itself and runs the catch-up by hand: the clock watchdog (which would
+    # see the step) and the 07:30 job (past due once the clock moved) must not race it.
     monkeypatch.setattr(daemon_module, "CLOCK_CHECK", 3600)
     ledger = Ledger(fail=1)
     config = digest_config(tmp_path, "07:30")
@@ -533,6 +533,7 @@ def test_before_its_time_the_digest_is_not_sent_and_a_failure_is_retried(tmp_pat
         running = InProcess(config, ledger)
         wait_for(lambda: ledger.checks and not running.daemon._busy, 60, "the start-up catch-up check")
         assert ledger.status == {} and ledger.sends == []  # catch-up at start-up: not yet 07:30
+        running.daemon.scheduler.pause_job("digest")
         traveller.move_to(local(2026, 6, 1, 7, 45))
         running.daemon._digest_job("catch-up")
         assert ledger.status == {dt.date(2026, 6, 1): "failed"} and ledger.sends == []

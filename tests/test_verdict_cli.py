@@ -60,6 +60,13 @@ def test_a_polite_complaint_is_a_complaint_and_another_language_is_unknown(tmp_p
     assert explained.returncode == 0, explained.stderr
     assert "verdict: negative, a complaint" in explained.stdout and "masked:handle" in explained.stdout
     assert f"VADER: compound {sync['compound']:+.3f}" in explained.stdout
+    marked = listener(config, "mark", str(sync["id"]), "--not-complaint", "--neutral")
+    assert marked.returncode == 0, marked.stderr
+    again = by_title(config)["Sync stuck"]
+    assert (again["sentiment"], again["complaint"]) == ("neutral", False)  # a person's word wins
+    assert any(cue.startswith("marked:sentiment=neutral") for cue in again["why"])
+    assert "marked:complaint=0" in listener(config, "explain", str(sync["id"])).stdout
+
     missing = listener(config, "explain", "999999")
     assert missing.returncode == 1 and "no item 999999" in missing.stderr
 

@@ -230,6 +230,26 @@ def _verdict(row: dict[str, Any]) -> dict[str, Any]:
     return row
 
 
+def _with_marks(db: sqlite_utils.Database, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A person's marks win over the scorer's verdict and are listed first in `why`, as marked."""
+    ids = [row["id"] for row in rows]
+    if not ids:
+        return rows
+    marks: dict[int, list[dict[str, Any]]] = {}
+    for mark in db.query("SELECT item_id, field, value, by FROM marks WHERE item_id IN (SELECT value FROM json_each(?))"
+                         " ORDER BY field", [json.dumps(ids)]):
+        marks.setdefault(mark["item_id"], []).append(mark)
+    for row in rows:
+        for mark in marks.get(row["id"], []):
+            if mark["field"] == "sentiment":
+                row["sentiment"] = mark["value"]
+            elif mark["field"] == "complaint":
+                row["complaint"] = mark["value"] == "1"
+            row["why"] = [f"marked:{mark['field']}={mark['value']}" + (f" by {mark['by']}" if mark["by"] else ""),
+                          *(row.get("why") or [])]
+    return rows
+
+
 def _terms(row: dict[str, Any]) -> dict[str, Any]:
     """`terms` as a list; a damaged value (someone edited the file by hand) reads as no terms."""
     try:
@@ -279,7 +299,7 @@ def mentions(db: sqlite_utils.Database, *, since: dt.datetime | None = None, ter
         params.append(limit)
     if search is not None:
         _check_fts_query(search)
-    return [_verdict(_terms(row)) for row in db.query(sql, params)]
+    return _with_marks(db, [_verdict(_terms(row)) for row in db.query(sql, params)])
 
 
 def _check_fts_query(query: str) -> None:
@@ -373,7 +393,7 @@ def item_verdict(db: sqlite_utils.Database, item_id: int) -> dict[str, Any] | No
         " items.terms, items.snippet"
         " FROM items JOIN feeds ON feeds.id = items.feed_id LEFT JOIN feeds AS parent ON parent.id = feeds.parent_id"
         " WHERE items.id = ?", [item_id]))
-    return _verdict(_terms(rows[0])) if rows else None
+    return _with_marks(db, [_verdict(_terms(rows[0]))])[0] if rows else None
 
 
 def items_to_rescore(db: sqlite_utils.Database, *, version: str, after_id: int, limit: int) -> list[dict[str, Any]]:
