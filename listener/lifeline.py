@@ -108,3 +108,20 @@ def owner_is_dead(token: str | None) -> bool:
         return True
     now_started = _start_time(pid)
     return bool(started and now_started and now_started != started)
+
+
+class FaultHook:
+    """Crash tests (RELIABILITY E3, F2, F6): LISTENER_FAULT=<point>:N SIGKILLs this process the Nth
+    time the code passes `point` (kill_after_items inside a feed's transaction, kill_after_alert_send
+    between a send and its ledger write). Without the variable it costs one comparison."""
+
+    def __init__(self, point: str) -> None:
+        spec = os.environ.get("LISTENER_FAULT", "")
+        self.kill_after = int(spec.split(":", 1)[1]) if spec.startswith(f"{point}:") else None
+        self.passed = 0
+
+    def passing(self) -> None:
+        if self.kill_after is not None:
+            self.passed += 1
+            if self.passed >= self.kill_after:
+                os.kill(os.getpid(), signal.SIGKILL)

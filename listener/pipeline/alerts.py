@@ -13,7 +13,6 @@ import datetime as dt
 import json
 import logging
 import os
-import signal
 import sqlite3
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -21,7 +20,7 @@ from typing import Any
 
 import sqlite_utils
 
-from listener import alerts, mood, notify, store
+from listener import alerts, lifeline, mood, notify, store
 from listener.alerts import AlertCandidate, AlertsSpec, Decision, FeedTransition, PastAlert, TermSpike
 from listener.errors import ListenerError
 from listener.models import Config
@@ -33,22 +32,6 @@ from listener.times import iso, parse_iso
 from listener.triage import ThreadSummary
 
 log = logging.getLogger(__name__)
-
-
-class _FaultHook:
-    """Crash tests: LISTENER_FAULT=kill_after_alert_send:N SIGKILLs this process after the Nth
-    accepted send, before the ledger hears of it."""
-
-    def __init__(self) -> None:
-        spec = os.environ.get("LISTENER_FAULT", "")
-        self.kill_after = int(spec.split(":", 1)[1]) if spec.startswith("kill_after_alert_send:") else None
-        self.sends = 0
-
-    def accepted(self) -> None:
-        if self.kill_after is not None:
-            self.sends += 1
-            if self.sends >= self.kill_after:
-                os.kill(os.getpid(), signal.SIGKILL)
 
 
 @dataclass
@@ -125,7 +108,7 @@ def ledger_entries(decision: Decision) -> list[ledger.LedgerEntry]:
 
 def deliver_due(db: sqlite_utils.Database, spec: AlertsSpec, target_list: Sequence[notify.Target], *,
                 now: dt.datetime, summary: AlertRunSummary, environ: Mapping[str, str]) -> None:
-    fault = _FaultHook()
+    fault = lifeline.FaultHook("kill_after_alert_send")
     for due in ledger.claim_due(db, now=now):
         title, body = alerts.headline(due.payload), alerts.message(due.payload)
         alert_id = alerts.alert_id(due.key)
@@ -137,7 +120,7 @@ def deliver_due(db: sqlite_utils.Database, spec: AlertsSpec, target_list: Sequen
                                  secret_env=spec.secret_env, environ=environ)
             summary.deliveries.append(result)
             if result.accepted:
-                fault.accepted()
+                fault.passing()
                 ledger.mark_accepted(db, due.key, target.id, now=now)
             else:
                 ledger.mark_target_failed(db, due.key, target.id, result.error or "not accepted", now=now)

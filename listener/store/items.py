@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
-import signal
 import sqlite3
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -13,30 +11,14 @@ from typing import Any
 
 import sqlite_utils
 
+from listener import lifeline
 from listener.errors import UsageError
 from listener.models import ItemPlacement, ScoredItem, Sentiment, Verdict
 from listener.store.base import write
 from listener.store.feeds import FeedUpdate
 from listener.times import iso, parse_iso
 
-
-class _FaultHook:
-    """Crash tests (RELIABILITY E3): LISTENER_FAULT=kill_after_items:N SIGKILLs this process inside
-    the transaction of the Nth item it stores."""
-
-    def __init__(self) -> None:
-        spec = os.environ.get("LISTENER_FAULT", "")
-        self.kill_after = int(spec.split(":", 1)[1]) if spec.startswith("kill_after_items:") else None
-        self.items = 0
-
-    def item_written(self) -> None:
-        if self.kill_after is not None:
-            self.items += 1
-            if self.items >= self.kill_after:
-                os.kill(os.getpid(), signal.SIGKILL)
-
-
-_FAULT = _FaultHook()
+_FAULT = lifeline.FaultHook("kill_after_items")
 
 
 def known_hashes(db: sqlite_utils.Database, feed_id: int) -> dict[str, str]:
@@ -75,7 +57,7 @@ def save_poll(db: sqlite_utils.Database, feed_id: int, update: FeedUpdate,
             place = placements[scored.item.key]
             ensure_thread(db, place.thread_id, root=place.root, url=place.url, title=place.title,
                           feed_id=feed_id, now=now)
-            _FAULT.item_written()
+            _FAULT.passing()
             thread_id = moved.get(scored.item.key, place.thread_id)
             outcome = _upsert_item(db, feed_id, scored, thread_id, place.is_staff, stamp,
                                    history_before=iso(now - reply_window))
