@@ -222,7 +222,8 @@ class _Reader:
 
     def triage(self, value: Any, timezone: str) -> TriageSpec:
         raw = self.mapping(value, "triage", {"reply_window", "first_reply_within", "business_hours"})
-        sla, hours = raw.get("first_reply_within", "4h"), raw.get("business_hours") or {}
+        sla, hours = raw.get("first_reply_within", "4h"), raw.get("business_hours", {})
+        hours = {} if hours is None else hours  # `off` is YAML's false: every hour counts
         spec = {} if hours in (False, "off") else self.mapping(hours, "triage.business_hours", {"days", "hours"})
         try:
             days, (opens, closes) = parse_weekdays(spec.get("days", "mon-fri")), parse_opening(spec.get("hours", "09:00-17:30"))
