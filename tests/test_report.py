@@ -251,7 +251,7 @@ def test_clean_text_strips_controls_bidi_and_caps_length():
     assert text.clean_text("a\x00b\x07c\u202ed\u200be\ufeff") == "abcde"
     assert text.clean_text("one\r\ntwo\tthree") == "one two three"
     assert text.clean_text("one\r\n\r\n\r\ntwo", lines=True) == "one\n\ntwo"
-    assert report.header_text("x\r\nBcc: victim@example.org") == "x Bcc: victim@example.org"
+    assert text.one_line("x\r\nBcc: victim@example.org") == "x Bcc: victim@example.org"
     long = text.clean_text("word " * 200, 50)
     assert len(long) <= 50 and long.endswith("…")
     assert text.clean_text("\ud800lone surrogate") == "lone surrogate"

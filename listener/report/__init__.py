@@ -53,7 +53,7 @@ from listener.report.views import (  # noqa: F401 - the report's API: views, bui
     mention_view,
     thread_view,
 )
-from listener.text import clean_text, human_duration, safe_url, strip_invisible, url_host
+from listener.text import human_duration, one_line, safe_url, strip_invisible, url_host
 
 log = logging.getLogger(__name__)
 
@@ -61,11 +61,6 @@ log = logging.getLogger(__name__)
 REPORT_NAME = re.compile(r"^(\d{4}-\d{2}-\d{2})\.html$")
 
 # --- hostile text -----------------------------------------------------------------------------
-
-def header_text(value: Any, limit: int = 200) -> str:
-    """Text that may go into an email header: one line, no CR, LF or control characters."""
-    return clean_text(value, limit)
-
 
 def href(value: Any) -> str:
     """The template filter every href goes through: the URL when it is http(s), else a harmless '#'."""
@@ -247,7 +242,7 @@ def digest_subject(report: DayReport) -> str:
         subject += f" ({report.overdue_total} overdue)" if report.overdue_total else ""
     if report.spikes:
         subject += " · spike: " + ", ".join(term.name for term in report.spikes[:3])
-    return header_text(subject, 200)
+    return one_line(subject, 200)
 
 
 def render_digest(report: DayReport, *, max_items: int, report_hint: str = "") -> DigestParts:
