@@ -8,10 +8,9 @@ or insult aimed at a person (second person, an @name) or a threat.
 
 from __future__ import annotations
 
-import functools
 import re
-from functools import lru_cache
-from typing import Any
+
+from listener.triage.swear import contains_swear
 
 CUE_CHARS = 2000  # the words judged per item: cues sit early, and the word list's check is per word
 
@@ -32,48 +31,6 @@ _LINK = re.compile(r"\bhttps?://\S+|\bwww\.\S+", re.IGNORECASE)
 LINK_STUFFED = 3  # links in one item that make it spam
 
 
-@lru_cache(maxsize=1)
-def _profanity() -> Any:
-    from better_profanity import Profanity  # type: ignore[import-untyped]  # its word list is read once per process, when first needed
-
-    return Profanity(words=None)
-
-
-# better-profanity's own spellings (CHARS_MAPPING): letters it treats as one, folded to one.
-_SAME_LETTER = str.maketrans({"4": "a", "1": "i", "l": "i", "0": "o", "v": "u", "3": "e", "$": "s", "5": "s", "7": "t"})
-_TOKEN = re.compile(r"[^\s,;:?()\[\]{}<>]+")  # the list spells words with ! + . - in them
-
-
-@functools.lru_cache(maxsize=1)
-def _swear_list() -> tuple[frozenset[str], tuple[str, ...]]:
-    """better-profanity's list, look-alike letters folded: its single words, and its phrases."""
-    from importlib import resources
-
-    text = resources.files("better_profanity").joinpath("profanity_wordlist.txt").read_text(encoding="utf-8")
-    entries = [" ".join(line.casefold().translate(_SAME_LETTER).split()) for line in text.splitlines() if line.strip()]
-    return frozenset(e for e in entries if " " not in e), tuple(e for e in entries if " " in e)
-
-
-def _may_swear(lowered: str) -> bool:
-    """A cheap look before better-profanity's censor, which costs milliseconds a text: only a text
-    with a word or phrase from its list (or a wildcard spelling) can contain one."""
-    words, phrases = _swear_list()
-    folded_text = " ".join(lowered.translate(_SAME_LETTER).split())
-    for token in _TOKEN.findall(lowered):
-        if "*" in token or "@" in token:
-            return True
-        folded = token.translate(_SAME_LETTER)
-        if folded in words or folded.strip(".!-'\"") in words:
-            return True
-    return any(phrase in folded_text for phrase in phrases)
-
-
-@functools.lru_cache(maxsize=4096)
-def _contains_profanity(words: str) -> bool:
-    """better-profanity's verdict, remembered: a thread is judged again on every command that lists it."""
-    return bool(_profanity().contains_profanity(words))
-
-
 def _words(text: str) -> str:
     return " ".join(text[:CUE_CHARS].split())
 
@@ -92,7 +49,7 @@ def abusive(text: str) -> bool:
         return False
     lowered = words.casefold()
     return any(re.search(rf"\b{re.escape(insult)}\b", lowered) for insult in INSULTS) \
-        or (_may_swear(lowered) and _contains_profanity(words))
+        or contains_swear(words)
 
 
 def links(text: str) -> int:
