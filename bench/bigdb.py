@@ -7,7 +7,9 @@ faster). The file is cached under the work dir by size and generator version, an
 
 The shape: 500 blogs, threads of a post and its comments (about 9.5 items a thread), 180 days of
 history up to now, three quarters of threads about the watched company, a third of the scored
-items negative, staff replies in 40 % of threads, acks on 5 %.
+items negative, staff replies in 40 % of threads, acks on 5 %. Each row carries what a poll would
+store with it: the verdict (from the compound: the texts are written to fit it), heard_at and
+triage's cues (read with listener's own `read_cues`, once per distinct text).
 """
 
 from __future__ import annotations
@@ -22,8 +24,10 @@ import time
 from pathlib import Path
 
 from bench.farm import AUTHORS, COMPANY, MENTIONS, NEGATIVE, NEUTRAL, POSITIVE, STAFF, TOPICS
+from listener.models import TextCues
+from listener.triage.cues import read_cues
 
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2  # 2: verdicts, heard_at and triage cues filled, as a poll stores them
 BLOGS = 500
 HISTORY_DAYS = 180
 MEAN_COMMENTS = 8.5
@@ -63,8 +67,8 @@ def _iso(moment: dt.datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _bodies(rng: random.Random, count: int = 4096) -> list[tuple[str, float, bool]]:
-    """(text, compound, mentions the company) pool; tone picked first so the score fits the words."""
+def _bodies(rng: random.Random, count: int = 4096) -> list[tuple[str, float, bool, TextCues]]:
+    """(text, compound, mentions the company, cues) pool; tone picked first so the score fits the words."""
     pool = []
     for _ in range(count):
         roll = rng.random()
@@ -75,7 +79,8 @@ def _bodies(rng: random.Random, count: int = 4096) -> list[tuple[str, float, boo
         mention = rng.random() < 0.6
         if mention:
             sentences.insert(rng.randrange(len(sentences)), rng.choice(MENTIONS))
-        pool.append((" ".join(sentences), round(compound, 4), mention))
+        text = " ".join(sentences)
+        pool.append((text, round(compound, 4), mention, read_cues(text)))
     return pool
 
 
@@ -161,7 +166,7 @@ def _thread(rng: random.Random, number: int, blog_ids: list[int], now: dt.dateti
         acks.append((thread_id, _iso(min(now, start + dt.timedelta(hours=rng.uniform(1, 96)))), "bench", "handled"))
     for index in range(comments + 1):
         at = min(now, start + dt.timedelta(minutes=index * rng.uniform(5, 240)))
-        text, compound, mention = rng.choice(pool)
+        text, compound, mention, cues = rng.choice(pool)
         hit = about_us and (index == 0 or mention)
         staff = index > 0 and staff_thread and rng.random() < 0.15
         author = rng.choice(STAFF) if staff else rng.choice(AUTHORS)
@@ -179,8 +184,15 @@ def _thread(rng: random.Random, number: int, blog_ids: list[int], now: dt.dateti
             (max(compound, 0) if scored else None), (1 - abs(compound) if scored else None),
             (max(-compound, 0) if scored else None), thread_id,
             None if index == 0 else f"https://blog{blog}.example/?p={number}", None if index == 0 else post_url,
-            f"{post_url}feed/" if index == 0 and comments else None, comments if index == 0 else None, int(staff)))
+            f"{post_url}feed/" if index == 0 and comments else None, comments if index == 0 else None, int(staff),
+            _label(compound) if scored else None, 0 if scored else None, _iso(at),
+            int(cues.asks), int(cues.abuse), cues.links, cues.spam_key,
+            *((int(root.asks), int(root.abuse)) if index == 0 and (root := read_cues(f"{title}. {text}")) else (None, None))))
     return comments + 1
+
+
+def _label(compound: float) -> str:
+    return "negative" if compound <= -0.05 else "positive" if compound >= 0.05 else "neutral"
 
 
 def _flush(conn: sqlite3.Connection, rows: list, threads: list, comment_feeds: list, acks: list) -> None:
@@ -196,8 +208,9 @@ def _flush(conn: sqlite3.Connection, rows: list, threads: list, comment_feeds: l
     conn.executemany(
         "INSERT INTO items (feed_id, key, url, title, author, content, published, published_raw, first_seen,"
         " updated_at, content_hash, is_hit, terms, snippet, compound, pos, neu, neg, thread_id, parent_key,"
-        " parent_url, comments_url, comment_count, is_staff, pruned)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0)",
+        " parent_url, comments_url, comment_count, is_staff, sentiment, complaint, heard_at,"
+        " cue_asks, cue_abuse, cue_links, spam_key, root_asks, root_abuse, pruned)"
+        f" VALUES ({', '.join('?' * 33)}, 0)",
         [(row[0] if row[0] is not None else ids[row[1]], *row[2:]) for row in rows])
     conn.executemany("INSERT INTO acks (thread_id, acked_at, by, note) VALUES (?, ?, ?, ?)", acks)
     for queue in (rows, threads, comment_feeds, acks):

@@ -165,6 +165,18 @@ class ScoredItem:
     sentiment: Sentiment | None
     verdict: Verdict | None = None
     verdict_version: str | None = None  # which scorer and model made the verdict (`listener rescore`)
+    cues: TextCues | None = None  # what triage reads in its words (content, else title)
+
+
+@dataclass(frozen=True)
+class TextCues:
+    """What triage reads in an item's words, judged once when it is stored (`triage.cues.read_cues`):
+    reading them again for every thread a command lists is what made `threads` slow at scale."""
+
+    asks: bool = False  # a question or a request
+    abuse: bool = False  # a threat, or a swear word or insult aimed at a person
+    links: int = 0
+    spam_key: str = ""  # a digest of the text as repeated spam is compared; "" when too short to tell
 
 
 Label = Literal["negative", "neutral", "positive", "unknown"]
@@ -202,6 +214,7 @@ class ItemPlacement:
     url: str | None = None  # the thread's URL and title, when this item is its root
     title: str | None = None
     is_staff: bool = False
+    root_cues: TextCues | None = None  # a root's cues read in "title. text", as triage reads a post
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 import sqlite_utils
 
 from listener import store
-from listener.models import Config
+from listener.models import Config, TextCues
 from listener.text import canonical_url, reply_subject, subject_key
 from listener.threads import ThreadIndex
 from listener.times import parse_iso, stored_moment
@@ -77,6 +77,11 @@ def _thread_item(row: dict, staff: frozenset[str], root_row: dict | None, marks:
         arrived=parse_iso(row["first_seen"]), thread_id=row["thread_id"], feed=row["feed"],
         root=row is root_row, hit=bool(row["is_hit"]), abuse=abuse,
         marked=tuple(mark_words(field, mark) for field, mark in marks.items()),
+        cues=None if row["cue_asks"] is None else TextCues(
+            asks=bool(row["cue_asks"]), abuse=bool(row["cue_abuse"]), links=row["cue_links"] or 0,
+            spam_key=row["spam_key"] or ""),
+        root_cues=None if row["root_asks"] is None else TextCues(
+            asks=bool(row["root_asks"]), abuse=bool(row["root_abuse"])),
     )
 
 
@@ -102,7 +107,8 @@ def triage_context(db: sqlite_utils.Database, config: Config, now: dt.datetime) 
     return TriageContext(
         reply_window=spec.reply_window, sla=spec.first_reply_within, hours=spec.business_hours,
         staff_names=tuple(config.staff_authors),
-        repeated=frozenset(k for text in store.repeated_texts(db, since=now - spec.reply_window) if (k := spam_key(text))),
+        repeated=frozenset([*store.repeated_spam_keys(db, since=now - spec.reply_window),
+                            *(k for text in store.repeated_texts(db, since=now - spec.reply_window) if (k := spam_key(text)))]),
         critics={fold_name(a): n for a, n in critics.items() if not is_staff(a, staff)})
 
 

@@ -36,7 +36,7 @@ from listener.schedule import (
 )
 from listener.text import canonical_url, human_duration
 from listener.threads import ThreadRef, assign_threads
-from listener.triage import is_staff, staff_set
+from listener.triage import is_staff, read_cues, staff_set
 
 log = logging.getLogger(__name__)
 
@@ -343,7 +343,8 @@ class PollCycle:
             ref, item = refs[scored.item.key], scored.item
             placements[item.key] = ItemPlacement(
                 ref.thread_id, ref.root, url=item.url if ref.is_root else None,
-                title=item.title if ref.is_root else None, is_staff=is_staff(item.author, self.staff))
+                title=item.title if ref.is_root else None, is_staff=is_staff(item.author, self.staff),
+                root_cues=read_cues(f"{item.title}. {item.content}") if ref.is_root else None)
         return placements
 
     # --- comment feeds ------------------------------------------------------------------------

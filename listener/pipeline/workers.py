@@ -19,6 +19,7 @@ from listener.models import Config, Item, Judging, ParsedFeed, ScoredItem, Senti
 from listener.parse import PARSE_BUDGET, parse_feed
 from listener.sentiment import score, scoring_text
 from listener.threads import is_reply
+from listener.triage.cues import read_cues
 from listener.verdict import judge, score_item, verdict_version
 
 log = logging.getLogger(__name__)
@@ -58,7 +59,8 @@ def process_body(body: bytes, *, url: str, headers: dict[str, str], known: dict[
         # A comment can make a thread about us need a reply without naming us: score it too.
         conversational = score_all or is_reply(item)
         sentiment, verdict = judge_text(text, judging) if match.hit or conversational else (None, None)
-        changed.append(ScoredItem(item, digest, match, sentiment, verdict, judging.version if verdict else None))
+        changed.append(ScoredItem(item, digest, match, sentiment, verdict, judging.version if verdict else None,
+                                  cues=read_cues(item.content or item.title)))
     return ProcessedFeed(parsed, changed)
 
 

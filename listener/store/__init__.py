@@ -63,6 +63,7 @@ from listener.store.team import (
     add_mark,
     frequent_critics,
     item_marks,
+    repeated_spam_keys,
     repeated_texts,
     set_team,
     team_states,
@@ -83,8 +84,8 @@ from listener.store.threads import (
 from listener.times import iso
 
 __all__ = [
-    "MARK_FIELDS", "add_mark", "frequent_critics", "item_marks", "repeated_texts", "set_team", "team_states",
-    "threads_owned_by",
+    "MARK_FIELDS", "add_mark", "frequent_critics", "item_marks", "repeated_spam_keys", "repeated_texts", "set_team",
+    "team_states", "threads_owned_by",
     "BUSY_TIMEOUT_MS", "CommentedPost", "DigestClaim", "FeedRow", "FeedUpdate", "MAX_ERRORS_KEPT",
     "MIGRATIONS", "PRUNE_BATCH", "StoredCounts", "WriteGroup", "add_ack", "backup", "checkpoint", "claim_digest", "connect",
     "count_prunable", "count_to_rescore", "day_mentions", "digest_ledger_status", "digest_rows",

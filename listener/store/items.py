@@ -13,7 +13,7 @@ import sqlite_utils
 
 from listener import lifeline
 from listener.errors import UsageError
-from listener.models import ItemPlacement, ScoredItem, Sentiment, Verdict
+from listener.models import ItemPlacement, ScoredItem, Sentiment, TextCues, Verdict
 from listener.store.base import write
 from listener.store.feeds import FeedUpdate
 from listener.times import iso, parse_iso
@@ -59,7 +59,7 @@ def save_poll(db: sqlite_utils.Database, feed_id: int, update: FeedUpdate,
                           feed_id=feed_id, now=now)
             _FAULT.passing()
             thread_id = moved.get(scored.item.key, place.thread_id)
-            outcome = _upsert_item(db, feed_id, scored, thread_id, place.is_staff, stamp,
+            outcome = _upsert_item(db, feed_id, scored, thread_id, place, stamp,
                                    history_before=iso(now - reply_window))
             new += outcome == "new"
             updated += outcome == "updated"
@@ -128,7 +128,7 @@ def _rekey_moved_items(db: sqlite_utils.Database, feed_id: int, items: Sequence[
 
 
 def _upsert_item(db: sqlite_utils.Database, feed_id: int, scored: ScoredItem, thread_id: str | None,
-                 staff: bool, stamp: str, *, history_before: str) -> str:
+                 place: ItemPlacement, stamp: str, *, history_before: str) -> str:
     """Insert a new item or refresh a changed one. Returns 'new', 'updated' or 'same'."""
     item, match, sentiment = scored.item, scored.match, scored.sentiment
     row = db.execute("SELECT id, content_hash, published FROM items WHERE feed_id = ? AND key = ?",
@@ -144,7 +144,8 @@ def _upsert_item(db: sqlite_utils.Database, feed_id: int, scored: ScoredItem, th
         "snippet": match.snippet, "compound": scores[0], "pos": scores[1], "neu": scores[2], "neg": scores[3],
         **verdict_columns(scored.verdict, scored.verdict_version),
         "thread_id": thread_id, "parent_key": item.in_reply_to, "parent_url": item.in_reply_to_url,
-        "comments_url": item.comments_url, "comment_count": item.comment_count, "is_staff": int(staff),
+        "comments_url": item.comments_url, "comment_count": item.comment_count, "is_staff": int(place.is_staff),
+        **cue_columns(scored.cues, place.root_cues),
     }
     if row is None:
         # A missing or future date falls back to when we first saw the item (RELIABILITY B8, H4).
@@ -177,6 +178,13 @@ def verdict_columns(verdict: Verdict | None, version: str | None) -> dict[str, A
     return {"sentiment": verdict.sentiment, "complaint": int(verdict.complaint), "confidence": verdict.confidence,
             "language": verdict.language, "why": json.dumps(list(verdict.why), ensure_ascii=False),
             "verdict_version": version}
+
+
+def cue_columns(cues: TextCues | None, root: TextCues | None) -> dict[str, Any]:
+    """Triage's cues as stored: NULL where they were not read (triage reads them when listing)."""
+    return {"cue_asks": None if cues is None else int(cues.asks), "cue_abuse": None if cues is None else int(cues.abuse),
+            "cue_links": None if cues is None else cues.links, "spam_key": None if cues is None else cues.spam_key,
+            "root_asks": None if root is None else int(root.asks), "root_abuse": None if root is None else int(root.abuse)}
 
 
 def ensure_thread(db: sqlite_utils.Database, thread_id: str, *, root: str, url: str | None,

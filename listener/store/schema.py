@@ -137,6 +137,15 @@ def _m010_team(db: sqlite_utils.Database) -> None:
                " snoozed_covers INTEGER, muted INTEGER NOT NULL DEFAULT 0, by TEXT, updated_at TEXT)")
 
 
+def _m011_triage_cues(db: sqlite_utils.Database) -> None:
+    """What triage reads in an item's words, stored with it (NULL: stored before, read when listed),
+    and items by publication, for the reply window's threads, critics and repeated texts."""
+    for column in ("cue_asks", "cue_abuse", "cue_links", "root_asks", "root_abuse"):
+        db.table("items").add_column(column, int)
+    db.table("items").add_column("spam_key", str)
+    db.execute("CREATE INDEX IF NOT EXISTS idx_items_published ON items (published, thread_id)")
+
+
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _m001_initial,
     _m002_thread_indexes,
@@ -148,6 +157,7 @@ MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _m008_verdict,
     _m009_heard_at,
     _m010_team,
+    _m011_triage_cues,
 ]
 
 # Recorded names of listener 0.1, which numbered its migrations 1, 2, 5, 6, 7.

@@ -94,7 +94,16 @@ def frequent_critics(db: sqlite_utils.Database, *, since: dt.datetime, negative:
 
 def repeated_texts(db: sqlite_utils.Database, *, since: dt.datetime, min_threads: int = 3,
                    chars: int = 1000) -> list[str]:
-    """Texts (their first `chars` characters) published since `since` in at least `min_threads` threads."""
+    """Texts (their first `chars` characters) published since `since` in at least `min_threads` threads,
+    among items stored before spam keys were (the others: `repeated_spam_keys`)."""
     return [row[0] for row in db.execute(
-        f"SELECT substr(content, 1, {int(chars)}) AS text FROM items WHERE published >= ? AND length(content) >= 24"
-        " GROUP BY text HAVING count(DISTINCT thread_id) >= ?", [iso(since), min_threads]).fetchall()]
+        f"SELECT substr(content, 1, {int(chars)}) AS text FROM items WHERE published >= ? AND spam_key IS NULL"
+        " AND length(content) >= 24 GROUP BY text HAVING count(DISTINCT thread_id) >= ?",
+        [iso(since), min_threads]).fetchall()]
+
+
+def repeated_spam_keys(db: sqlite_utils.Database, *, since: dt.datetime, min_threads: int = 3) -> list[str]:
+    """Spam keys (see triage.cues.spam_key) of items published since `since` in at least `min_threads` threads."""
+    return [row[0] for row in db.execute(
+        "SELECT spam_key FROM items WHERE published >= ? AND spam_key != ''"
+        " GROUP BY spam_key HAVING count(DISTINCT thread_id) >= ?", [iso(since), min_threads]).fetchall()]

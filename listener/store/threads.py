@@ -62,7 +62,8 @@ def thread_items(db: sqlite_utils.Database, ids: Sequence[str], *,
     content = "items.content" if text_chars is None else f"substr(items.content, 1, {int(text_chars)})"
     rows = db.query(
         "SELECT items.id, items.thread_id, items.published, items.first_seen, items.author, items.compound,"
-        " items.sentiment, items.complaint,"
+        " items.sentiment, items.complaint, items.cue_asks, items.cue_abuse, items.cue_links, items.spam_key,"
+        " items.root_asks, items.root_abuse,"
         f" items.title, {content} AS content, items.url, items.is_hit, items.terms, items.is_staff,"
         " COALESCE(parent.name, feeds.name) AS feed"
         " FROM items JOIN feeds ON feeds.id = items.feed_id"

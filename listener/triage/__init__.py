@@ -14,11 +14,12 @@ from typing import Any
 
 from listener.text import canonical_url, human_duration, strip_reply_prefix
 from listener.times import iso
+from listener.triage.cues import read_cues
 from listener.triage.items import ThreadItem, fold_name, is_negative, is_positive, is_staff, mood_of, staff_set
 from listener.triage.queues import QUEUES, REPLY_WINDOW, TeamState, TriageContext, queue_thread
 
 __all__ = ["QUEUES", "REPLY_WINDOW", "Ack", "TeamState", "ThreadItem", "ThreadSummary", "TriageContext",
-           "conversation", "is_negative", "is_positive", "is_staff", "mood_of", "rank", "staff_set",
+           "conversation", "is_negative", "is_positive", "is_staff", "mood_of", "rank", "read_cues", "staff_set",
            "summarize_thread"]
 
 # --- priority -----------------------------------------------------------------------------------

@@ -8,8 +8,10 @@ or insult aimed at a person (second person, an @name) or a threat.
 
 from __future__ import annotations
 
+import hashlib
 import re
 
+from listener.models import TextCues
 from listener.triage.swear import contains_swear
 
 CUE_CHARS = 2000  # the words judged per item: cues sit early, and the word list's check is per word
@@ -29,6 +31,7 @@ _ASKS = re.compile(
     re.IGNORECASE)
 _LINK = re.compile(r"\bhttps?://\S+|\bwww\.\S+", re.IGNORECASE)
 LINK_STUFFED = 3  # links in one item that make it spam
+_INSULT = re.compile("|".join(rf"\b{re.escape(insult)}\b" for insult in INSULTS))
 
 
 def _words(text: str) -> str:
@@ -47,9 +50,7 @@ def abusive(text: str) -> bool:
         return True
     if not _SECOND_PERSON.search(words):
         return False
-    lowered = words.casefold()
-    return any(re.search(rf"\b{re.escape(insult)}\b", lowered) for insult in INSULTS) \
-        or contains_swear(words)
+    return bool(_INSULT.search(words.casefold())) or contains_swear(words)
 
 
 def links(text: str) -> int:
@@ -61,6 +62,12 @@ def link_stuffed(text: str) -> bool:
 
 
 def spam_key(text: str) -> str:
-    """The text as repeated spam is compared: case, whitespace and links left out; '' when too short to tell."""
+    """A digest of the text as repeated spam is compared (case, whitespace and links left out);
+    '' when too short to tell."""
     key = " ".join(_LINK.sub(" ", text[:CUE_CHARS]).casefold().split())
-    return key if len(key) >= 24 else ""
+    return hashlib.blake2b(key.encode("utf-8", "surrogatepass"), digest_size=8).hexdigest() if len(key) >= 24 else ""
+
+
+def read_cues(text: str) -> TextCues:
+    """Every cue of one text, read once: stored with the item, so listing threads reads no words."""
+    return TextCues(asks=asks(text), abuse=abusive(text), links=links(text), spam_key=spam_key(text))

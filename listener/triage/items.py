@@ -7,6 +7,8 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from listener.models import TextCues
+
 _ANGLE_EMAIL = re.compile(r"^(?P<name>[^<]*)<[^>]*>\s*$")  # Dana Reyes <dana@acme.example>
 _PAREN_NAME = re.compile(r"^\S+@\S+\s*\((?P<name>[^)]*)\)\s*$")  # dana@acme.example (Dana Reyes)
 
@@ -57,6 +59,8 @@ class ThreadItem:
     hit: bool = False  # mentions a watched term or handle: addressed to us
     abuse: bool | None = None  # a person's mark; None: the word list decides
     marked: tuple[str, ...] = ()  # e.g. "negative by dana": a person's corrections of this item
+    cues: TextCues | None = None  # read in `text or title` when stored; None: read now
+    root_cues: TextCues | None = None  # read in "title. text", for a thread's root; None: read now
 
     @property
     def arrival(self) -> dt.datetime:

@@ -11,7 +11,7 @@ import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from listener.models import BusinessHours
+from listener.models import BusinessHours, TextCues
 from listener.text import human_duration
 from listener.times import business_seconds
 from listener.triage import cues
@@ -66,12 +66,20 @@ def _addressed(item: ThreadItem, staff_post: bool, names: Sequence[str]) -> bool
     return any(name and name.casefold() in text for name in names)
 
 
+def cues_of(item: ThreadItem) -> TextCues:
+    """The item's cues as stored with it, or read now (items stored before cues were): a thread's
+    root is read with its title ("How do I export?" is often all of the question)."""
+    stored = item.root_cues if item.root else item.cues
+    if stored is not None:
+        return stored
+    return cues.read_cues(f"{item.title}. {item.text}" if item.root else (item.text or item.title))
+
+
 def _spam(item: ThreadItem, repeated: frozenset[str]) -> str | None:
-    text = item.text or item.title
-    if cues.link_stuffed(text):
-        return f"spam: {cues.links(text)} links ({_who(item)})"
-    key = cues.spam_key(text)
-    if key and key in repeated:
+    read = item.cues or cues.read_cues(item.text or item.title)
+    if read.links >= cues.LINK_STUFFED:
+        return f"spam: {read.links} links ({_who(item)})"
+    if read.spam_key and read.spam_key in repeated:
         return f"spam: the same text in several threads ({_who(item)})"
     return None
 
@@ -104,7 +112,8 @@ def queue_thread(ordered: Sequence[ThreadItem], open_items: Sequence[ThreadItem]
         if spam:
             reasons["moderate"].append(spam)
             continue
-        abuse = item.abuse if item.abuse is not None else cues.abusive(text)
+        read = cues_of(item)
+        abuse = item.abuse if item.abuse is not None else read.abuse
         if abuse and (_names_member(ordered, item, text)
                       or not _addressed(item, staff_post, context.staff_names) and _others_before(ordered, item)):
             reasons["moderate"].append(f"abuse between members by {_who(item)}")
@@ -114,7 +123,7 @@ def queue_thread(ordered: Sequence[ThreadItem], open_items: Sequence[ThreadItem]
         elif is_negative(item, negative):
             complaint = True
             reasons["reply"].append(f"{'complaint' if item.complaint else 'negative'} by {_who(item)}")
-        elif cues.asks(text) and _addressed(item, staff_post, context.staff_names):
+        elif read.asks and _addressed(item, staff_post, context.staff_names):
             reasons["reply"].append(f"question by {_who(item)}")
         elif is_positive(item, positive) and (item.compound or 0.0) >= STRONGLY_POSITIVE:
             reasons["thank"].append(f"fan: {_who(item)} ({item.compound:+.2f})")
