@@ -9,7 +9,8 @@ The shape: 500 blogs, threads of a post and its comments (about 9.5 items a thre
 history up to now, three quarters of threads about the watched company, a third of the scored
 items negative, staff replies in 40 % of threads, acks on 5 %. Each row carries what a poll would
 store with it: the verdict (from the compound: the texts are written to fit it), heard_at and
-triage's cues (read with listener's own `read_cues`, once per distinct text).
+triage's cues (read with listener's own `read_cues`, once per distinct text). The pool's texts stand
+for distinct comments, so each item's spam key is its own (a reused text is no repeated spam).
 """
 
 from __future__ import annotations
@@ -186,7 +187,7 @@ def _thread(rng: random.Random, number: int, blog_ids: list[int], now: dt.dateti
             None if index == 0 else f"https://blog{blog}.example/?p={number}", None if index == 0 else post_url,
             f"{post_url}feed/" if index == 0 and comments else None, comments if index == 0 else None, int(staff),
             _label(compound) if scored else None, 0 if scored else None, _iso(at),
-            int(cues.asks), int(cues.abuse), cues.links, cues.spam_key,
+            int(cues.asks), int(cues.abuse), cues.links, hashlib.sha1(key.encode()).hexdigest()[:16],
             *((int(root.asks), int(root.abuse)) if index == 0 and (root := read_cues(f"{title}. {text}")) else (None, None))))
     return comments + 1
 

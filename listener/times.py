@@ -158,8 +158,11 @@ BUSINESS_DAYS_MAX = 400  # a wait is counted over at most this many days: older 
 
 
 def business_seconds(start: dt.datetime, end: dt.datetime, *, days: frozenset[int], opens: dt.time,
-                     closes: dt.time, timezone: str) -> float:
-    """Seconds of [start, end) that fall in business hours (local wall clock in `timezone`, DST included)."""
+                     closes: dt.time, timezone: str, past: float | None = None) -> float:
+    """Seconds of [start, end) that fall in business hours (local wall clock in `timezone`, DST included).
+
+    `past`: the caller only needs to know whether the total exceeds it; counting stops once it does.
+    """
     if end <= start or not days:
         return 0.0
     tz = ZoneInfo(timezone)
@@ -174,5 +177,7 @@ def business_seconds(start: dt.datetime, end: dt.datetime, *, days: frozenset[in
             closing = dt.datetime.combine(closing_day, closes, tzinfo=tz).astimezone(dt.timezone.utc)
             overlap = (min(end, closing) - max(start, opening)).total_seconds()
             total += max(0.0, overlap)
+            if past is not None and total > past:
+                break
         day += dt.timedelta(days=1)
     return total

@@ -155,7 +155,7 @@ def threads(state: State, queue: str | None, needs_reply: bool, owner: str | Non
     with state.database() as db:
         summaries = pipeline.thread_summaries(db, config, since=parse_since(since, config.timezone),
                                               queue=queue, owner=owner, feed=feed_name(config, feed),
-                                              term=watch_name(config, term))[:limit]
+                                              term=watch_name(config, term), limit=limit)
     if fmt != "table":
         emit([s.as_json() for s in summaries], THREAD_FIELDS, fmt)
         return

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from sqlite3 import Row
 
 import sqlite_utils
 
@@ -15,13 +18,17 @@ from listener.threads import ThreadIndex
 from listener.times import parse_iso, stored_moment
 from listener.triage import (
     Ack,
+    ReplyOutlook,
     TeamState,
     ThreadItem,
     ThreadSummary,
     TriageContext,
     conversation,
     is_staff,
+    negativity,
     rank,
+    rank_bound,
+    rank_key,
     staff_set,
     summarize_thread,
 )
@@ -29,6 +36,7 @@ from listener.triage.cues import spam_key
 from listener.triage.items import fold_name
 
 CRITIC_DAYS = 7
+DAY = dt.timedelta(hours=24)
 
 
 class StoredThreads(ThreadIndex):
@@ -59,9 +67,10 @@ class StoredThreads(ThreadIndex):
         return store.thread_exists(self.db, thread_id)
 
 
-def _thread_item(row: dict, staff: frozenset[str], root_row: dict | None, marks: dict[str, dict]) -> ThreadItem:
+def _thread_item(row: Row, staff: Callable[[str | None], bool], root_row: Row | None,
+                 marks: dict[str, dict]) -> ThreadItem:
     """A stored row as triage reads it; a person's marks win over the verdict."""
-    sentiment, complaint = row.get("sentiment"), bool(row.get("complaint"))
+    sentiment, complaint = row["sentiment"], bool(row["complaint"])
     abuse = None
     if "sentiment" in marks:
         sentiment = marks["sentiment"]["value"]
@@ -71,7 +80,7 @@ def _thread_item(row: dict, staff: frozenset[str], root_row: dict | None, marks:
         abuse = marks["abuse"]["value"] == "1"
     return ThreadItem(
         id=row["id"], published=stored_moment(row["published"] or row["first_seen"]), author=row["author"],
-        staff=is_staff(row["author"], staff),
+        staff=staff(row["author"]),
         compound=row["compound"], sentiment=sentiment, complaint=complaint,
         title=row["title"] or "", text=row["content"] or "", url=row["url"],
         arrived=parse_iso(row["first_seen"]), thread_id=row["thread_id"], feed=row["feed"],
@@ -117,16 +126,17 @@ def _ack(row: dict) -> Ack:
     return Ack(stored_moment(row["acked_at"]), row["by"], row["note"], math.inf if covers is None else covers)
 
 
-def _summarize(config: Config, thread_id: str, rows: list[dict], info: dict | None, acks: list[dict],
+def _summarize(config: Config, thread_id: str, rows: Sequence[Row], info: dict | None, acks: list[dict],
                now: dt.datetime, *, context: TriageContext, team: dict | None = None,
-               marks: dict[int, dict[str, dict]] | None = None) -> tuple[ThreadSummary, list[ThreadItem]]:
-    staff = staff_set(config.staff_authors)
+               marks: dict[int, dict[str, dict]] | None = None,
+               staff: Callable[[str | None], bool] | None = None) -> tuple[ThreadSummary, list[ThreadItem]]:
+    staff = staff or staff_test(config)
     info = info or {}
     root = info.get("root") or ""
     root_row = next((row for row in rows if row["url"] and "#" not in row["url"] and root.startswith("http")
                      and canonical_url(row["url"]) == canonical_url(root)), None)
     items = [_thread_item(row, staff, root_row, (marks or {}).get(row["id"], {})) for row in rows]
-    terms = sorted({term for row in rows if row["is_hit"] for term in row["terms"]})
+    terms = sorted({term for row in rows if row["is_hit"] for term in store.row_terms(row["terms"])})
     summary = summarize_thread(
         items, [_ack(a).mark for a in acks], negative=config.negative,
         positive=config.positive, now=now, thread_id=thread_id,
@@ -138,14 +148,15 @@ def _summarize(config: Config, thread_id: str, rows: list[dict], info: dict | No
 
 def thread_summaries(db: sqlite_utils.Database, config: Config, *, since: dt.datetime | None = None,
                      needs_reply: bool = False, feed: str | None = None, term: str | None = None,
-                     queue: str | None = None, owner: str | None = None,
+                     queue: str | None = None, owner: str | None = None, limit: int | None = None,
                      now: dt.datetime | None = None) -> list[ThreadSummary]:
     """The threads that contain a mention, in rank order (`listener threads`, the report, alerts).
 
     `since`: last activity at or after it; `feed`: a feed's name (its comment feeds included);
     `term`: a watch entry's name; `queue`: only the threads in that queue (reply, moderate, thank;
-    `needs_reply` is `queue="reply"`); `owner`: only the threads assigned to that name. Staff are
-    today's `staff.authors`, so a name added later counts for old replies too.
+    `needs_reply` is `queue="reply"`); `owner`: only the threads assigned to that name; `limit`: at
+    most that many, the first in rank order. Staff are today's `staff.authors`, so a name added later
+    counts for old replies too.
     """
     now = now or store.utcnow()
     queue = queue or ("reply" if needs_reply else None)
@@ -158,18 +169,76 @@ def thread_summaries(db: sqlite_utils.Database, config: Config, *, since: dt.dat
         ids = [tid for tid in ids if tid in owned]
     if not ids:
         return []
+    context = triage_context(db, config, now)
+    if queue == "reply" and limit is not None and len(ids) > limit:
+        return _best_replies(db, config, ids, now, context=context, limit=limit)
+    summaries = _summaries(db, config, ids, now, context=context)
+    if queue:
+        summaries = [s for s in summaries if queue in s.queues]
+    return rank(summaries)[:limit]
+
+
+def _summaries(db: sqlite_utils.Database, config: Config, ids: list[str], now: dt.datetime, *,
+               context: TriageContext) -> list[ThreadSummary]:
     items = store.thread_items(db, ids)
     infos = store.thread_info(db, ids)
     acks = store.thread_acks(db, ids)
     teams = store.team_states(db, ids)
     marks = store.item_marks(db, [row["id"] for rows in items.values() for row in rows])
-    context = triage_context(db, config, now)
-    summaries = [_summarize(config, tid, items[tid], infos.get(tid), acks.get(tid, []), now, context=context,
-                            team=teams.get(tid), marks=marks)[0]
-                 for tid in ids if tid in items]
-    if queue:
-        summaries = [s for s in summaries if queue in s.queues]
-    return rank(summaries)
+    staff = staff_test(config)
+    return [_summarize(config, tid, items[tid], infos.get(tid), acks.get(tid, []), now, context=context,
+                       team=teams.get(tid), marks=marks, staff=staff)[0]
+            for tid in ids if tid in items]
+
+
+def staff_test(config: Config) -> Callable[[str | None], bool]:
+    """Whether an author is staff (today's `staff.authors`), remembered per name for one listing."""
+    authors = staff_set(config.staff_authors)
+    return functools.lru_cache(maxsize=8192)(lambda author: is_staff(author, authors))
+
+
+def _best_replies(db: sqlite_utils.Database, config: Config, ids: list[str], now: dt.datetime, *,
+                  context: TriageContext, limit: int) -> list[ThreadSummary]:
+    """The first `limit` threads of the reply queue, summarising only as many threads as that takes.
+
+    Each thread's best possible rank (`triage.rank_bound`, from a few numbers the store counts) orders
+    them; threads are summarised in that order, and the search stops once the next bound cannot beat
+    the last of the `limit` kept. The result is the same as summarising every thread and cutting.
+    """
+    window_start = now - config.triage.reply_window
+    rows = store.reply_candidates(db, ids, window_start=window_start, since=min(window_start, now - DAY),
+                                  negative=config.negative)
+    bounds = sorted((rank_bound(outlook, now=now, context=context), outlook.thread_id)
+                    for outlook in _outlooks(rows, now))
+    kept: list[ThreadSummary] = []
+    batch = max(2 * limit, 100)
+    for start in range(0, len(bounds), batch):
+        if len(kept) >= limit and rank_key(kept[limit - 1]) < bounds[start][0]:
+            break
+        chunk = [thread_id for _, thread_id in bounds[start:start + batch]]
+        found = [s for s in _summaries(db, config, chunk, now, context=context) if "reply" in s.queues]
+        kept = rank([*kept, *found])[:limit]
+    return kept
+
+
+def _outlooks(rows: list[tuple], now: dt.datetime) -> list[ReplyOutlook]:
+    """store.reply_candidates' rows, thread by thread, as triage's ReplyOutlook."""
+    grouped: dict[str, list[tuple]] = {}
+    for row in rows:
+        grouped.setdefault(row[0], []).append(row)
+    outlooks = []
+    day_ago = now - DAY
+    for thread_id, thread_rows in grouped.items():
+        moments = [(stored_moment(row[1]), row) for row in thread_rows]
+        waiting = [(at, row) for at, row in moments if row[2]]
+        if not waiting:
+            continue
+        outlooks.append(ReplyOutlook(
+            thread_id=thread_id, last_activity=max(at for at, _ in moments), oldest=min(at for at, _ in waiting),
+            negativities=tuple(negativity(row[3], bool(row[4]), row[5]) for _, row in waiting),
+            recent=sum(1 for at, _ in moments if day_ago <= at <= now),
+            complaint=any(row[6] for _, row in waiting), marked=any(row[7] for _, row in waiting)))
+    return outlooks
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from listener.errors import ListenerError, LockedError, MailError, UsageError
 from listener.models import Config
 from listener.pipeline.conversations import thread_summaries
 from listener.pipeline.upkeep import feed_overview
+from listener.schedule import FAILING_AFTER_ERRORS
 from listener.text import display_title
 from listener.times import local_day, parse_iso
 
@@ -73,7 +74,8 @@ def day_report(db: sqlite_utils.Database, config: Config, day: dt.date, *,
         threads=threads, problems=problems,
         negative_rows=_titled(store.day_mentions(db, start, end, most="negative", threshold=config.negative, limit=top)),
         positive_rows=_titled(store.day_mentions(db, start, end, most="positive", threshold=config.positive, limit=top)),
-        feed_rows=feed_overview(store.feed_health(db, include_comment_feeds=True), now=now),
+        feed_rows=feed_overview(store.feed_health(db, include_comment_feeds=True, failing_after=FAILING_AFTER_ERRORS),
+                                now=now),
         negative=config.negative, positive=config.positive,
         listening_since=local_day(first, tz) if (first := store.first_heard(db)) else None, never_heard=first is None,
     )

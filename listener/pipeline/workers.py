@@ -59,8 +59,10 @@ def process_body(body: bytes, *, url: str, headers: dict[str, str], known: dict[
         # A comment can make a thread about us need a reply without naming us: score it too.
         conversational = score_all or is_reply(item)
         sentiment, verdict = judge_text(text, judging) if match.hit or conversational else (None, None)
+        # Triage reads the words of the items it judges (the others, if ever in a thread, when listed).
+        cues = read_cues(item.content or item.title) if sentiment is not None else None
         changed.append(ScoredItem(item, digest, match, sentiment, verdict, judging.version if verdict else None,
-                                  cues=read_cues(item.content or item.title)))
+                                  cues=cues))
     return ProcessedFeed(parsed, changed)
 
 

@@ -72,7 +72,9 @@ from listener.store.team import (
 from listener.store.threads import (
     add_ack,
     feed_titles,
+    reply_candidates,
     resolve_thread,
+    row_terms,
     thread_acks,
     thread_exists,
     thread_ids,
@@ -94,7 +96,8 @@ __all__ = [
     "known_hashes", "mentions", "migrate", "mood_mentions", "open_db", "pending", "prune_items",
     "quick_check", "rebase_schedule", "recent_commented_posts", "record_error", "redirect_state",
     "resolve_thread", "save_poll", "save_rescored", "set_comment_count", "sync_feeds", "thread_acks",
-    "thread_exists", "thread_ids", "thread_info", "thread_items", "thread_of_key", "thread_of_url",
+    "reply_candidates", "row_terms", "thread_exists", "thread_ids", "thread_info", "thread_items", "thread_of_key",
+    "thread_of_url",
     "url_in_use", "utcnow", "write",
 ]
 

@@ -239,13 +239,23 @@ def rebase_schedule(db: sqlite_utils.Database, now: dt.datetime) -> int:
     return len(moved)
 
 
-def feed_health(db: sqlite_utils.Database, *, include_comment_feeds: bool = False) -> list[dict[str, Any]]:
-    """One row per feed: when it was polled, how it went, and when it is due next."""
+def feed_health(db: sqlite_utils.Database, *, include_comment_feeds: bool = False,
+                failing_after: int | None = None) -> list[dict[str, Any]]:
+    """One row per feed: when it was polled, how it went, and when it is due next.
+
+    `failing_after`: of the comment feeds, only those gone, disabled or with that many errors in a row
+    (the report counts the broken ones; a large install follows a hundred thousand).
+    """
     where = "feeds.active = 1" + ("" if include_comment_feeds else " AND feeds.kind = 'feed'")
+    params: list[Any] = []
+    if include_comment_feeds and failing_after is not None:
+        where += (" AND (feeds.kind = 'feed' OR COALESCE(feeds.status, '') IN ('gone', 'disabled')"
+                  " OR feeds.consecutive_errors >= ?)")
+        params.append(failing_after)
     return list(db.query(
         "SELECT feeds.id, feeds.name, feeds.kind, feeds.url, feeds.status, feeds.http_status, feeds.last_polled_at,"
         " feeds.last_ok_at, feeds.next_poll_at, feeds.item_count, feeds.consecutive_errors, feeds.error_kind,"
         " feeds.last_error, feeds.failing_since, feeds.last_new_item_at, feeds.created_at, parent.name AS parent"
         " FROM feeds LEFT JOIN feeds AS parent ON parent.id = feeds.parent_id"
-        f" WHERE {where} ORDER BY COALESCE(parent.name, feeds.name), feeds.kind DESC, feeds.name"))
+        f" WHERE {where} ORDER BY COALESCE(parent.name, feeds.name), feeds.kind DESC, feeds.name", params))
 

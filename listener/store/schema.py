@@ -139,11 +139,14 @@ def _m010_team(db: sqlite_utils.Database) -> None:
 
 def _m011_triage_cues(db: sqlite_utils.Database) -> None:
     """What triage reads in an item's words, stored with it (NULL: stored before, read when listed),
-    and items by publication, for the reply window's threads, critics and repeated texts."""
+    items by publication (the reply window's threads and repeated spam keys, from the index alone),
+    threads with a mention, and items stored before spam keys were (whose texts are compared)."""
     for column in ("cue_asks", "cue_abuse", "cue_links", "root_asks", "root_abuse"):
         db.table("items").add_column(column, int)
     db.table("items").add_column("spam_key", str)
-    db.execute("CREATE INDEX IF NOT EXISTS idx_items_published ON items (published, thread_id)")
+    db.execute("CREATE INDEX IF NOT EXISTS idx_items_published ON items (published, thread_id, spam_key)")
+    db.execute("CREATE INDEX IF NOT EXISTS idx_items_thread_hit ON items (thread_id) WHERE is_hit = 1")
+    db.execute("CREATE INDEX IF NOT EXISTS idx_items_unkeyed ON items (published) WHERE spam_key IS NULL")
 
 
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [

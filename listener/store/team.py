@@ -97,7 +97,8 @@ def repeated_texts(db: sqlite_utils.Database, *, since: dt.datetime, min_threads
     """Texts (their first `chars` characters) published since `since` in at least `min_threads` threads,
     among items stored before spam keys were (the others: `repeated_spam_keys`)."""
     return [row[0] for row in db.execute(
-        f"SELECT substr(content, 1, {int(chars)}) AS text FROM items WHERE published >= ? AND spam_key IS NULL"
+        f"SELECT substr(content, 1, {int(chars)}) AS text FROM items INDEXED BY idx_items_unkeyed"
+        " WHERE published >= ? AND spam_key IS NULL"
         " AND length(content) >= 24 GROUP BY text HAVING count(DISTINCT thread_id) >= ?",
         [iso(since), min_threads]).fetchall()]
 

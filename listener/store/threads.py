@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import sqlite3
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -36,12 +37,16 @@ def thread_ids(db: sqlite_utils.Database, *, since: dt.datetime | None = None, f
     """
     term_clause = ("AND EXISTS (SELECT 1 FROM json_each(items.terms) WHERE lower(json_each.value) = lower(?))"
                    if term else "")
-    sql = ("SELECT hit.thread_id FROM (SELECT DISTINCT thread_id FROM items"
-           f" WHERE is_hit = 1 AND thread_id IS NOT NULL {term_clause}) AS hit WHERE 1")
     params: list[Any] = [term] if term else []
-    if since is not None:
-        sql += " AND (SELECT max(published) FROM items WHERE items.thread_id = hit.thread_id) >= ?"
-        params.append(iso(since))
+    if since is None:
+        sql = ("SELECT hit.thread_id FROM (SELECT DISTINCT thread_id FROM items"
+               f" WHERE is_hit = 1 AND thread_id IS NOT NULL {term_clause}) AS hit WHERE 1")
+    else:  # active since `since`: from the items published since then (idx_items_published), not every thread
+        sql = ("WITH recent AS MATERIALIZED (SELECT DISTINCT thread_id FROM items INDEXED BY idx_items_published"
+               " WHERE published >= ? AND thread_id IS NOT NULL)"
+               " SELECT hit.thread_id FROM (SELECT recent.thread_id FROM recent WHERE EXISTS (SELECT 1 FROM items"
+               f" WHERE items.thread_id = recent.thread_id AND items.is_hit = 1 {term_clause})) AS hit WHERE 1")
+        params.insert(0, iso(since))
     if negative_at_most is not None:
         sql += (" AND hit.thread_id IN (SELECT thread_id FROM items"
                 f" WHERE items.compound IS NOT NULL AND {NEGATIVE})")
@@ -54,26 +59,63 @@ def thread_ids(db: sqlite_utils.Database, *, since: dt.datetime | None = None, f
 
 
 def thread_items(db: sqlite_utils.Database, ids: Sequence[str], *,
-                 text_chars: int | None = 1000) -> dict[str, list[dict[str, Any]]]:
+                 text_chars: int | None = 1000) -> dict[str, list[sqlite3.Row]]:
     """The items of each thread in time order, with their feed's name (a comment feed's parent's).
 
-    `text_chars` bounds the content read per item (None: all of it).
+    `text_chars` bounds the content read per item (None: all of it). Rows are sqlite3.Row (read by
+    column name, made in C: a report reads tens of thousands); `terms` is the stored JSON text
+    (`row_terms` reads it).
     """
     content = "items.content" if text_chars is None else f"substr(items.content, 1, {int(text_chars)})"
-    rows = db.query(
-        "SELECT items.id, items.thread_id, items.published, items.first_seen, items.author, items.compound,"
-        " items.sentiment, items.complaint, items.cue_asks, items.cue_abuse, items.cue_links, items.spam_key,"
-        " items.root_asks, items.root_abuse,"
-        f" items.title, {content} AS content, items.url, items.is_hit, items.terms, items.is_staff,"
-        " COALESCE(parent.name, feeds.name) AS feed"
-        " FROM items JOIN feeds ON feeds.id = items.feed_id"
-        " LEFT JOIN feeds AS parent ON parent.id = feeds.parent_id"
-        " WHERE items.thread_id IN (SELECT value FROM json_each(?))"
-        " ORDER BY items.thread_id, items.published, items.id", [json.dumps(list(ids))])
-    grouped: dict[str, list[dict[str, Any]]] = {}
-    for row in rows:
-        grouped.setdefault(row["thread_id"], []).append(_terms(row))
-    return grouped
+    cursor = db.conn.cursor()
+    cursor.row_factory = sqlite3.Row
+    try:
+        cursor.execute(
+            "SELECT items.id, items.thread_id, items.published, items.first_seen, items.author, items.compound,"
+            " items.sentiment, items.complaint, items.cue_asks, items.cue_abuse, items.cue_links, items.spam_key,"
+            " items.root_asks, items.root_abuse,"
+            f" items.title, {content} AS content, items.url, items.is_hit, items.terms, items.is_staff,"
+            " COALESCE(parent.name, feeds.name) AS feed"
+            " FROM items JOIN feeds ON feeds.id = items.feed_id"
+            " LEFT JOIN feeds AS parent ON parent.id = feeds.parent_id"
+            " WHERE items.thread_id IN (SELECT value FROM json_each(?))"
+            " ORDER BY items.thread_id, items.published, items.id", [json.dumps(list(ids))])
+        grouped: dict[str, list[sqlite3.Row]] = {}
+        for row in cursor:
+            grouped.setdefault(row["thread_id"], []).append(row)
+        return grouped
+    finally:
+        cursor.close()
+
+
+def row_terms(value: str | None) -> list[str]:
+    """A row's stored `terms`; a damaged value (someone edited the file by hand) reads as no terms."""
+    return _terms({"terms": value})["terms"]
+
+
+def reply_candidates(db: sqlite_utils.Database, ids: Sequence[str], *, window_start: dt.datetime,
+                     since: dt.datetime, negative: float) -> list[tuple]:
+    """The items of threads `ids` published since `since`, in a few columns, for triage's rank bound:
+    (thread_id, published, could wait for a reply, compound, complaint, sentiment, reads negative or
+    abusive, marked by a person).
+
+    "Could wait": published inside the reply window and negative, a complaint, asking or abusive by its
+    stored cues (either reading of them), or with cues not stored, or marked. Staff, acks and spam are
+    left to the summary: the bound only needs every item that could be waiting.
+    """
+    marked = {row[0] for row in db.execute("SELECT DISTINCT item_id FROM marks")}  # a team marks a few
+    unknown = "(cue_asks IS NULL OR (root_asks IS NULL AND instr(COALESCE(url, ''), '#') = 0))"
+    grim = f"(complaint = 1 OR sentiment = 'negative' OR (sentiment IS NULL AND compound <= ?)" \
+           f" OR cue_abuse = 1 OR root_abuse = 1 OR {unknown})"
+    rows = db.execute(
+        f"SELECT thread_id, published, published >= ? AND ({grim} OR cue_asks = 1 OR root_asks = 1),"
+        f" compound, complaint, sentiment, {grim}, id"
+        " FROM items WHERE thread_id IN (SELECT value FROM json_each(?)) AND published >= ?",
+        [iso(window_start), negative, negative, json.dumps(list(ids)), iso(since)]).fetchall()
+    if not marked:
+        return [(*row[:7], False) for row in rows]
+    return [(row[0], row[1], row[2] or row[7] in marked and row[1] >= iso(window_start), *row[3:7], row[7] in marked)
+            for row in rows]
 
 
 def thread_info(db: sqlite_utils.Database, ids: Sequence[str]) -> dict[str, dict[str, Any]]:

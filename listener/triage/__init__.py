@@ -16,10 +16,11 @@ from listener.text import canonical_url, human_duration, strip_reply_prefix
 from listener.times import iso
 from listener.triage.cues import read_cues
 from listener.triage.items import ThreadItem, fold_name, is_negative, is_positive, is_staff, mood_of, staff_set
-from listener.triage.queues import QUEUES, REPLY_WINDOW, TeamState, TriageContext, queue_thread
+from listener.triage.queues import QUEUES, REPLY_WINDOW, TeamState, TriageContext, queue_thread, waited
 
-__all__ = ["QUEUES", "REPLY_WINDOW", "Ack", "TeamState", "ThreadItem", "ThreadSummary", "TriageContext",
-           "conversation", "is_negative", "is_positive", "is_staff", "mood_of", "rank", "read_cues", "staff_set",
+__all__ = ["QUEUES", "REPLY_WINDOW", "Ack", "ReplyOutlook", "TeamState", "ThreadItem", "ThreadSummary", "TriageContext",
+           "conversation", "is_negative", "is_positive", "is_staff", "mood_of", "negativity", "rank", "rank_bound",
+           "rank_key", "read_cues", "staff_set",
            "summarize_thread"]
 
 # --- priority -----------------------------------------------------------------------------------
@@ -149,9 +150,16 @@ def summarize_thread(items: Sequence[ThreadItem], acks: Sequence[dt.datetime | A
 def _priority_parts(ordered: Sequence[ThreadItem], unanswered: Sequence[ThreadItem], waiting: float | None,
                     now: dt.datetime, waiting_count: int) -> dict[str, float]:
     """The four parts of a reply priority, each from 0 to its weight (see WEIGHTS and the README)."""
-    # A saturating sum: each further negative item closes part of what is left of the gap to 1.
-    calm = math.prod(1 - min(1.0, _negativity(i)) for i in unanswered)
     recent = sum(1 for i in ordered if now - dt.timedelta(hours=24) <= i.published <= now)
+    return priority_parts([_negativity(i) for i in unanswered], waiting_count, recent, waiting)
+
+
+def priority_parts(negativities: Sequence[float], waiting_count: int, recent: int,
+                   waiting: float | None) -> dict[str, float]:
+    """The parts from plain numbers: how negative each waiting item reads (0-1), how many wait, how many
+    items came in the last 24 h, and seconds waited. Each part grows with each number (`rank_bound`)."""
+    # A saturating sum: each further negative item closes part of what is left of the gap to 1.
+    calm = math.prod(1 - min(1.0, n) for n in negativities)
     hours = (waiting or 0.0) / 3600
     parts = {
         "how_negative": WEIGHTS["how_negative"] * (1 - calm),
@@ -163,10 +171,14 @@ def _priority_parts(ordered: Sequence[ThreadItem], unanswered: Sequence[ThreadIt
 
 
 def _negativity(item: ThreadItem) -> float:
+    return negativity(item.compound, item.complaint, item.sentiment)
+
+
+def negativity(compound: float | None, complaint: bool, sentiment: str | None) -> float:
     """How negative an unanswered item reads, 0-1: VADER's compound, or at least 0.5 for a complaint the
     verdict heard under polite words ("please help, 3 weeks and no reply" scores positive on VADER)."""
-    vader = max(0.0, -(item.compound or 0.0))
-    return max(vader, 0.5) if item.complaint or item.sentiment == "negative" else vader
+    vader = max(0.0, -(compound or 0.0))
+    return max(vader, 0.5) if complaint or sentiment == "negative" else vader
 
 
 def _status(negatives: Sequence[ThreadItem], needs_reply: bool, last_staff: dt.datetime | None) -> str:
@@ -216,10 +228,48 @@ def _quote(item: ThreadItem) -> dict[str, Any]:
 def rank(summaries: Sequence[ThreadSummary]) -> list[ThreadSummary]:
     """Threads that need a reply first: overdue ones, then complaints above questions, then by priority;
     the rest after, most recently active first."""
-    def key(s: ThreadSummary) -> tuple:
-        last = s.last_activity.timestamp() if s.last_activity else 0.0
-        return (not s.needs_reply, not s.overdue, not s.complaint, -s.priority, -last, s.id)
-    return sorted(summaries, key=key)
+    return sorted(summaries, key=rank_key)
+
+
+def rank_key(s: ThreadSummary) -> tuple:
+    return _key(s.needs_reply, s.overdue, s.complaint, s.priority, s.last_activity, s.id)
+
+
+def _key(needs_reply: bool, overdue: bool, complaint: bool, priority: float, last: dt.datetime | None,
+         thread_id: str) -> tuple:
+    return (not needs_reply, not overdue, not complaint, -priority, -(last.timestamp() if last else 0.0), thread_id)
+
+
+@dataclass(frozen=True)
+class ReplyOutlook:
+    """What a thread's items could at most make of its place in the reply queue, from a few numbers the
+    store counts without reading the thread (see `rank_bound`)."""
+
+    thread_id: str
+    last_activity: dt.datetime
+    oldest: dt.datetime  # the oldest item that could wait for our reply
+    negativities: tuple[float, ...]  # of every item that could wait
+    recent: int  # items in the 24 h before now (all of them, as how_fast counts)
+    complaint: bool  # one of them reads negative or abusive
+    marked: bool  # a person marked one: anything may follow
+
+
+def rank_bound(outlook: ReplyOutlook, *, now: dt.datetime, context: TriageContext) -> tuple:
+    """A rank key no worse than the thread's real one in the reply queue (`rank_key`).
+
+    Every item that could wait counts as waiting: the wait starts at the oldest of them, every one adds to
+    how many and how negative; each part of the priority only grows with those, and overdue only with the
+    wait, so the real key can only be the same or later. `thread_summaries` ranks by it and summarises
+    threads best-first until the next bound cannot beat the last thread it keeps.
+    """
+    if outlook.marked:
+        return _key(True, True, True, sum(WEIGHTS.values()), outlook.last_activity, outlook.thread_id)
+    waiting = max(0.0, (now - outlook.oldest).total_seconds())
+    sla = context.sla.total_seconds() if context.sla is not None else None
+    overdue = sla is not None and waited(outlook.oldest, now, context.hours, past=sla) > sla
+    parts = priority_parts(outlook.negativities, len(outlook.negativities), outlook.recent, waiting)
+    return _key(True, overdue, outlook.complaint, round(sum(parts.values()), 1), outlook.last_activity,
+                outlook.thread_id)
 
 
 # --- the conversation, for `listener thread` ---------------------------------------------------

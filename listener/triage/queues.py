@@ -90,12 +90,13 @@ def snoozed_now(team: TeamState, items: Sequence[ThreadItem], now: dt.datetime) 
     return not any(i.id > team.snoozed_covers for i in items)
 
 
-def waited(start: dt.datetime, now: dt.datetime, hours: BusinessHours | None) -> float:
-    """Seconds an item has waited for the SLA: business time when the team keeps business hours."""
+def waited(start: dt.datetime, now: dt.datetime, hours: BusinessHours | None, *, past: float | None = None) -> float:
+    """Seconds an item has waited for the SLA: business time when the team keeps business hours.
+    `past`: only whether it waited longer than that matters (see times.business_seconds)."""
     if hours is None:
         return max(0.0, (now - start).total_seconds())
     return business_seconds(start, now, days=hours.days, opens=hours.opens, closes=hours.closes,
-                            timezone=hours.timezone)
+                            timezone=hours.timezone, past=past)
 
 
 def queue_thread(ordered: Sequence[ThreadItem], open_items: Sequence[ThreadItem], *, negative: float,
