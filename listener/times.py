@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import email.utils
+import functools
 import re
 from typing import overload
 from zoneinfo import ZoneInfo
@@ -172,12 +173,19 @@ def business_seconds(start: dt.datetime, end: dt.datetime, *, days: frozenset[in
     day = first
     while day <= last:
         if day.weekday() in days:
-            opening = dt.datetime.combine(day, opens, tzinfo=tz).astimezone(dt.timezone.utc)
-            closing_day = day + dt.timedelta(days=1) if closes <= opens else day
-            closing = dt.datetime.combine(closing_day, closes, tzinfo=tz).astimezone(dt.timezone.utc)
+            opening, closing = _business_day(day, opens, closes, timezone)
             overlap = (min(end, closing) - max(start, opening)).total_seconds()
             total += max(0.0, overlap)
             if past is not None and total > past:
                 break
         day += dt.timedelta(days=1)
     return total
+
+
+@functools.lru_cache(maxsize=1024)
+def _business_day(day: dt.date, opens: dt.time, closes: dt.time, timezone: str) -> tuple[dt.datetime, dt.datetime]:
+    """A business day's opening and closing in UTC: the same few days recur for every thread a list ranks."""
+    tz = ZoneInfo(timezone)
+    opening = dt.datetime.combine(day, opens, tzinfo=tz).astimezone(dt.timezone.utc)
+    closing_day = day + dt.timedelta(days=1) if closes <= opens else day
+    return opening, dt.datetime.combine(closing_day, closes, tzinfo=tz).astimezone(dt.timezone.utc)

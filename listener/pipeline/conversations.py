@@ -78,20 +78,24 @@ def _thread_item(row: Row, staff: Callable[[str | None], bool], root_row: Row | 
         complaint = marks["complaint"]["value"] == "1"
     if "abuse" in marks:
         abuse = marks["abuse"]["value"] == "1"
+    arrived = parse_iso(row["first_seen"])
     return ThreadItem(
-        id=row["id"], published=stored_moment(row["published"] or row["first_seen"]), author=row["author"],
+        id=row["id"], published=stored_moment(row["published"]) if row["published"] else stored_moment(arrived),
+        author=row["author"],
         staff=staff(row["author"]),
         compound=row["compound"], sentiment=sentiment, complaint=complaint,
         title=row["title"] or "", text=row["content"] or "", url=row["url"],
-        arrived=parse_iso(row["first_seen"]), thread_id=row["thread_id"], feed=row["feed"],
+        arrived=arrived, thread_id=row["thread_id"], feed=row["feed"],
         root=row is root_row, hit=bool(row["is_hit"]), abuse=abuse,
         marked=tuple(mark_words(field, mark) for field, mark in marks.items()),
         cues=None if row["cue_asks"] is None else TextCues(
             asks=bool(row["cue_asks"]), abuse=bool(row["cue_abuse"]), links=row["cue_links"] or 0,
             spam_key=row["spam_key"] or ""),
-        root_cues=None if row["root_asks"] is None else TextCues(
-            asks=bool(row["root_asks"]), abuse=bool(row["root_abuse"])),
+        root_cues=None if row["root_asks"] is None else ROOT_CUES[bool(row["root_asks"]), bool(row["root_abuse"])],
     )
+
+
+ROOT_CUES = {(asks, abuse): TextCues(asks=asks, abuse=abuse) for asks in (False, True) for abuse in (False, True)}
 
 
 def mark_words(field: str, mark: dict) -> str:
