@@ -86,12 +86,16 @@ class Tally:
         return temperature(self.negative, self.total)
 
     def add(self, kind: str, compound: float | None) -> Tally:
+        return self.add_many(kind, 1, compound or 0.0, int(compound is not None))
+
+    def add_many(self, kind: str, count: int, compound_sum: float, scored: int) -> Tally:
+        """`count` mentions of one kind at once, their compounds summing to `compound_sum`."""
         return Tally(
-            positive=self.positive + (kind == "positive"),
-            neutral=self.neutral + (kind == "neutral"),
-            negative=self.negative + (kind == "negative"),
-            compound_sum=self.compound_sum + (compound or 0.0),
-            scored=self.scored + (compound is not None),
+            positive=self.positive + count * (kind == "positive"),
+            neutral=self.neutral + count * (kind == "neutral"),
+            negative=self.negative + count * (kind == "negative"),
+            compound_sum=self.compound_sum + compound_sum,
+            scored=self.scored + scored,
         )
 
     def __add__(self, other: Tally) -> Tally:

@@ -67,18 +67,40 @@ def tally(mentions: Iterable[Mention], *, timezone: str, negative: float, positi
     Terms not in `terms` (a watch entry since removed from the config) are ignored; `terms`
     matches case-insensitively and reports the configured spelling.
     """
+    return tally_hours(((m.first_seen, m.label or classify(m.compound, negative=negative, positive=positive),
+                         m.terms, 1, m.compound or 0.0, int(m.compound is not None)) for m in mentions),
+                       timezone=timezone, terms=terms)
+
+
+HourCount = tuple[dt.datetime, str, Sequence[str], int, float, int]  # moment, kind, terms, count, compound sum, scored
+
+
+def tally_hours(counts: Iterable[HourCount], *, timezone: str, terms: Sequence[str] = ()) -> Tallies:
+    """`tally` of mentions already counted together (the store counts them by the hour: see
+    `whole_hours`); each moment falls in its local day."""
     spelled = {name.casefold(): name for name in terms}
     days: Tallies = {}
-    for mention in mentions:
-        if mention.label == "unknown":
+    for moment, kind, mention_terms, count, compound_sum, scored in counts:
+        if kind == "unknown":
             continue  # a language we cannot score: a mention, but no part of the mood
-        day = local_day(mention.first_seen, timezone)
-        kind = mention.label or classify(mention.compound, negative=negative, positive=positive)
-        scopes = days.setdefault(day, {})
-        names = {spelled[t.casefold()] for t in mention.terms if isinstance(t, str) and t.casefold() in spelled}
+        scopes = days.setdefault(local_day(moment, timezone), {})
+        names = {spelled[t.casefold()] for t in mention_terms if isinstance(t, str) and t.casefold() in spelled}
         for scope in (OVERALL, *sorted(names)):
-            scopes[scope] = scopes.get(scope, Tally()).add(kind, mention.compound)
+            scopes[scope] = scopes.get(scope, Tally()).add_many(kind, count, compound_sum, scored)
     return days
+
+
+def whole_hours(timezone: str, start: dt.datetime, end: dt.datetime) -> bool:
+    """Whether every UTC hour in [start, end) lies inside one local day of `timezone` (its offset is whole
+    hours throughout): then mentions counted by the UTC hour tally exactly as one by one."""
+    zone = ZoneInfo(timezone)
+    moment = start.replace(minute=0, second=0, microsecond=0)
+    while moment < end:
+        offset = zone.utcoffset(moment.astimezone(zone).replace(tzinfo=None))
+        if offset is None or offset.total_seconds() % 3600:
+            return False
+        moment += dt.timedelta(hours=1)
+    return True
 
 
 def pooled(days: Tallies, scope: str, span: Iterable[dt.date]) -> Tally:

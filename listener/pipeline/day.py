@@ -18,7 +18,7 @@ from listener.pipeline.conversations import thread_summaries
 from listener.pipeline.upkeep import feed_overview
 from listener.schedule import FAILING_AFTER_ERRORS
 from listener.text import display_title
-from listener.times import local_day, parse_iso
+from listener.times import local_day, parse_iso, stored_moment
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +40,23 @@ def _mood_mentions(rows: Sequence[dict]) -> list[mood.Mention]:
     return mentions
 
 
+def _tallies(db: sqlite_utils.Database, config: Config, start: dt.datetime, end: dt.datetime) -> mood.Tallies:
+    """The mood's counts per local day: counted by the hour in SQL, unless the zone's offset is not whole
+    hours (India, Nepal, parts of Australia), where each mention is read."""
+    terms = [w.name for w in config.watch]
+    if not mood.whole_hours(config.timezone, start, end):
+        return mood.tally(_mood_mentions(store.mood_mentions(db, start, end)), timezone=config.timezone,
+                          negative=config.negative, positive=config.positive, terms=terms)
+    counts = []
+    for hour, found, kind, count, total, scored in store.mood_hours(db, start, end, negative=config.negative,
+                                                                    positive=config.positive):
+        try:
+            counts.append((stored_moment(f"{hour}:00:00Z"), kind, store.row_terms(found), count, total, scored))
+        except (TypeError, ValueError):
+            log.warning("%d mentions with unreadable data (first_seen %r…) are left out of the mood", count, hour)
+    return mood.tally_hours(counts, timezone=config.timezone, terms=terms)
+
+
 def _titled(rows: list[dict]) -> list[dict]:
     """A comment's own title is "By: Name"; a reader needs to know which conversation it is in."""
     for row in rows:
@@ -58,8 +75,7 @@ def day_report(db: sqlite_utils.Database, config: Config, day: dt.date, *,
     tz = config.timezone
     history, _ = mood.day_bounds(mood.history_start(day, chart_days=report.CHART_DAYS), tz)
     start, end = mood.day_bounds(day, tz)
-    tallies = mood.tally(_mood_mentions(store.mood_mentions(db, history, end)), timezone=tz,
-                         negative=config.negative, positive=config.positive, terms=[w.name for w in config.watch])
+    tallies = _tallies(db, config, history, end)
     top = report.TOP_MENTIONS
     problems = []
     try:

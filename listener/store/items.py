@@ -355,6 +355,21 @@ def mood_mentions(db: sqlite_utils.Database, start: dt.datetime, end: dt.datetim
                          [iso(start), iso(end)]))
 
 
+def mood_hours(db: sqlite_utils.Database, start: dt.datetime, end: dt.datetime, *, negative: float,
+               positive: float) -> list[tuple[str, str, str, int, float, int]]:
+    """`mood_mentions` counted in SQL by the UTC hour heard, stored terms and kind (the verdict, a person's
+    marks applied; the compound against the thresholds for items judged before verdicts):
+    (hour 'YYYY-MM-DDTHH', terms JSON, kind, mentions, sum of compounds, mentions with a compound)."""
+    kind = (f"CASE WHEN {MARKED_COMPLAINT} = 1 THEN 'negative' WHEN NULLIF({MARKED_SENTIMENT}, '') IS NOT NULL"
+            f" THEN {MARKED_SENTIMENT} WHEN items.compound IS NULL THEN 'neutral' WHEN items.compound <= ?"
+            " THEN 'negative' WHEN items.compound >= ? THEN 'positive' ELSE 'neutral' END")
+    return db.execute(
+        "SELECT hour, terms, kind, count(*), total(compound), count(compound) FROM"
+        f" (SELECT substr(items.heard_at, 1, 13) AS hour, items.terms, items.compound, {kind} AS kind"
+        f"  FROM items WHERE {_MOOD_WHERE}) GROUP BY hour, terms, kind",
+        [negative, positive, iso(start), iso(end)]).fetchall()
+
+
 def day_mentions(db: sqlite_utils.Database, start: dt.datetime, end: dt.datetime, *, most: str,
                  threshold: float, limit: int) -> list[dict[str, Any]]:
     """The most negative (`most="negative"`: the verdict's negatives and complaints, lowest compound

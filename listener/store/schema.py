@@ -140,13 +140,16 @@ def _m010_team(db: sqlite_utils.Database) -> None:
 def _m011_triage_cues(db: sqlite_utils.Database) -> None:
     """What triage reads in an item's words, stored with it (NULL: stored before, read when listed),
     items by publication (the reply window's threads and repeated spam keys, from the index alone),
-    threads with a mention, and items stored before spam keys were (whose texts are compared)."""
+    threads with a mention, items stored before spam keys were (whose texts are compared), and the
+    week's frequent critics from the index alone."""
     for column in ("cue_asks", "cue_abuse", "cue_links", "root_asks", "root_abuse"):
         db.table("items").add_column(column, int)
     db.table("items").add_column("spam_key", str)
     db.execute("CREATE INDEX IF NOT EXISTS idx_items_published ON items (published, thread_id, spam_key)")
     db.execute("CREATE INDEX IF NOT EXISTS idx_items_thread_hit ON items (thread_id) WHERE is_hit = 1")
     db.execute("CREATE INDEX IF NOT EXISTS idx_items_unkeyed ON items (published) WHERE spam_key IS NULL")
+    db.execute("CREATE INDEX IF NOT EXISTS idx_items_critics ON items (published, author, thread_id, sentiment,"
+               " complaint, compound) WHERE is_staff = 0 AND author IS NOT NULL AND author != ''")
 
 
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
