@@ -87,3 +87,26 @@ def test_only_as_many_threads_as_it_takes_are_summarised(generated, monkeypatch)
     total = summarised.pop()
     assert listed(config, now, limit=1) == everything[:1]
     assert sum(summarised) < total
+
+
+def test_a_long_list_is_summarised_in_two_processes_with_the_same_result(generated, monkeypatch, caplog):
+    config, now = generated
+    monkeypatch.setattr(conversations.threading, "active_count", lambda: 1)  # pytest-timeout's timer thread
+    db = store.open_db(config.database)
+    try:
+        ids = store.thread_ids(db, since=now - dt.timedelta(days=60))
+        context = conversations.triage_context(db, config, now)
+        alone = conversations._summarise(db, config, ids, now, context=context)
+        assert len(alone) > 50
+        assert conversations._summaries(db, config, ids, now, context=context, split_at=2) == alone
+
+        def broken(path):  # the forked half inherits this: its work comes back to the parent
+            raise OSError("disk gone")
+
+        monkeypatch.setattr(conversations.store, "connect", broken)
+        assert conversations._summaries(db, config, ids, now, context=context, split_at=2) == alone
+        assert "OSError: disk gone" in caplog.text
+        monkeypatch.setattr(conversations.threading, "active_count", lambda: 3)  # the daemon: never forks
+        assert conversations._summaries(db, config, ids, now, context=context, split_at=2) == alone
+    finally:
+        db.close()

@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import logging
 import math
+import multiprocessing
+import os
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
 from sqlite3 import Row
 
 import sqlite_utils
 
-from listener import store
+from listener import lifeline, store
 from listener.models import Config, TextCues
 from listener.text import canonical_url, reply_subject, subject_key
 from listener.threads import ThreadIndex
@@ -35,7 +40,10 @@ from listener.triage import (
 from listener.triage.cues import spam_key
 from listener.triage.items import fold_name
 
+log = logging.getLogger(__name__)
+
 CRITIC_DAYS = 7
+SPLIT_AT = 2000  # threads: from here a report summarises in two processes (below, starting one costs more)
 DAY = dt.timedelta(hours=24)
 
 
@@ -183,6 +191,53 @@ def thread_summaries(db: sqlite_utils.Database, config: Config, *, since: dt.dat
 
 
 def _summaries(db: sqlite_utils.Database, config: Config, ids: list[str], now: dt.datetime, *,
+               context: TriageContext, split_at: int = SPLIT_AT) -> list[ThreadSummary]:
+    """Each thread's summary; a long list (the report's, on a large install) in two processes at once:
+    threads are summarised independently, and the work is all Python. Only a process with one thread
+    forks (the CLI; not the daemon, whose other threads could hold a lock the copy would wait for)."""
+    path = db.execute("PRAGMA database_list").fetchone()[2]
+    if len(ids) < split_at or (os.cpu_count() or 1) < 2 or not path or threading.active_count() > 1:
+        return _summarise(db, config, ids, now, context=context)
+    half = len(ids) // 2
+    forked = multiprocessing.get_context("fork")
+    reader, writer = forked.Pipe(duplex=False)
+    helper = forked.Process(target=_summarise_elsewhere, args=(path, config, ids[half:], now, context, writer),
+                            name="listener-summaries", daemon=True)
+    helper.start()
+    writer.close()
+    try:
+        mine = _summarise(db, config, ids[:half], now, context=context)
+        theirs = reader.recv()
+    except EOFError:  # the helper died: do its half here
+        theirs = None
+    finally:
+        reader.close()
+        helper.join(timeout=10)
+        if helper.is_alive():
+            helper.kill()
+    if not isinstance(theirs, list):
+        log.warning("the second process could not summarise its threads (%s): summarising them here", theirs)
+        theirs = _summarise(db, config, ids[half:], now, context=context)
+    return [*mine, *theirs]
+
+
+def _summarise_elsewhere(path: str, config: Config, ids: list[str], now: dt.datetime, context: TriageContext,
+                         writer: Connection) -> None:
+    """The forked half of `_summaries`: its own connection (one is never shared across a fork)."""
+    lifeline.die_with(os.getppid())
+    try:
+        db = store.connect(path)
+        try:
+            writer.send(_summarise(db, config, ids, now, context=context))
+        finally:
+            db.close()
+    except Exception as exc:  # noqa: BLE001 - the parent does this half itself, and says why
+        writer.send(f"{type(exc).__name__}: {exc}")
+    finally:
+        writer.close()
+
+
+def _summarise(db: sqlite_utils.Database, config: Config, ids: list[str], now: dt.datetime, *,
                context: TriageContext) -> list[ThreadSummary]:
     items = store.thread_items(db, ids)
     infos = store.thread_info(db, ids)
