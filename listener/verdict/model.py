@@ -22,8 +22,8 @@ from typing import Literal
 
 import numpy as np
 
+from listener.vader import lexicon_sum, polarity
 from listener.verdict.rules import Ruled, apply_rules, shift_compound
-from listener.verdict.valence import lexicon_sum, polarity
 
 CLASSES: tuple[Literal["negative", "neutral", "positive"], ...] = ("negative", "neutral", "positive")
 HASH_BITS = 18
