@@ -81,12 +81,16 @@ def polarity(text: str) -> tuple[float, float, float, float]:
     words = [s if len(s := t.strip(_PUNCTUATION)) > 2 else t for t in text.split()]
     lower = [w.lower() for w in words]
     n = len(words)
+    hits = [i for i, low in enumerate(lower) if low in lexicon]
+    if not hits:  # every word neutral: VADER's arithmetic gives exactly this
+        return (0.0, 0.0, 1.0, 0.0) if n else (0.0, 0.0, 0.0, 0.0)
     caps = sum(map(str.isupper, words))
     cap_diff = 0 < n - caps < n
     sentiments: list[float] = [0] * n
     plain = not ("'" in text and any("n't" in w for w in lower))
-    for i, low in enumerate(lower):
-        if low in lexicon and low not in BOOSTER_DICT and not (low == "kind" and i < n - 1 and lower[i + 1] == "of"):
+    for i in hits:
+        low = lower[i]
+        if low not in BOOSTER_DICT and not (low == "kind" and i < n - 1 and lower[i + 1] == "of"):
             if plain and low != "no" and _MODIFIERS.isdisjoint(lower[max(0, i - 3):i]) and (
                 i < 3 or _IDIOM_WORDS.isdisjoint(lower[i - 3:i + 3])
             ):
@@ -209,7 +213,10 @@ def _but_check(lower: list[str], sentiments: list[float]) -> list[float]:
 def _score(sentiments: list[float], text: str) -> tuple[float, float, float, float]:
     if not sentiments:
         return 0.0, 0.0, 0.0, 0.0
-    sum_s = float(sum(sentiments))
+    nonzero = [s for s in sentiments if s]  # adding a zero changes no sum: the same floats as VADER's
+    if not nonzero:
+        return 0.0, 0.0, 1.0, 0.0
+    sum_s = float(sum(nonzero))
     ep = min(text.count("!"), 4) * 0.292
     qm_count = text.count("?")
     qm = (qm_count * 0.18 if qm_count <= 3 else 0.96) if qm_count > 1 else 0
@@ -220,14 +227,12 @@ def _score(sentiments: list[float], text: str) -> tuple[float, float, float, flo
         sum_s -= emphasis
     compound = max(-1.0, min(1.0, sum_s / math.sqrt(sum_s * sum_s + 15)))
     pos_sum = neg_sum = 0.0
-    neu_count = 0
-    for s in sentiments:
+    neu_count = len(sentiments) - len(nonzero)
+    for s in nonzero:
         if s > 0:
             pos_sum += float(s) + 1
-        if s < 0:
+        else:
             neg_sum += float(s) - 1
-        if s == 0:
-            neu_count += 1
     if pos_sum > math.fabs(neg_sum):
         pos_sum += emphasis
     elif pos_sum < math.fabs(neg_sum):

@@ -85,10 +85,12 @@ class Features:
     rule_compound: float
 
 
-@lru_cache(maxsize=1 << 16)
+_crc32 = zlib.crc32
+
+
 def bucket(name: str) -> int:
-    """A stable hash (crc32, not Python's salted hash) of a feature name into the weight table."""
-    return zlib.crc32(name.encode("utf-8")) & _MASK
+    """A stable hash (crc32 of the UTF-8 bytes, not Python's salted hash) of a feature name into the weight table."""
+    return _crc32(name.encode("utf-8")) & _MASK
 
 
 def features(masked_text: str, original: str, vader: tuple[float, float, float]) -> Features:
@@ -101,7 +103,7 @@ def features(masked_text: str, original: str, vader: tuple[float, float, float])
     names = list(dict.fromkeys(tokens + [a + " " + b for a, b in zip(tokens, tokens[1:])]))
     names += [f"rule:{r}" for r in ruled.fired]
     dense = (rule_compound, pos, neg, max(ruled.cue_weight, -5.0) / 5.0, float(ruled.request))
-    return Features(tuple(names), tuple(map(bucket, names)), dense, ruled, rule_compound)
+    return Features(tuple(names), tuple([_crc32(n.encode()) & _MASK for n in names]), dense, ruled, rule_compound)
 
 
 def removed_valence(original: str, rewritten: str) -> float:
