@@ -17,6 +17,7 @@ import zlib
 from array import array
 from dataclasses import dataclass
 from functools import lru_cache
+from itertools import islice
 from importlib import resources
 from typing import Literal
 
@@ -100,7 +101,7 @@ def features(masked_text: str, original: str, vader: tuple[float, float, float])
     compound, pos, neg = vader
     rule_compound = shift_compound(compound, ruled.cue_weight - removed_valence(original, ruled.text))
     tokens = _TOKEN.findall(ruled.text.lower())  # what the rules left: politeness and sarcastic praise are gone
-    names = list(dict.fromkeys(tokens + [a + " " + b for a, b in zip(tokens, tokens[1:])]))
+    names = [*dict.fromkeys([*tokens, *map(" ".join, zip(tokens, islice(tokens, 1, None)))])]
     names += [f"rule:{r}" for r in ruled.fired]
     dense = (rule_compound, pos, neg, max(ruled.cue_weight, -5.0) / 5.0, float(ruled.request))
     return Features(tuple(names), tuple([_crc32(n.encode()) & _MASK for n in names]), dense, ruled, rule_compound)
