@@ -17,8 +17,8 @@ import zlib
 from array import array
 from dataclasses import dataclass
 from functools import lru_cache
-from itertools import islice
 from importlib import resources
+from itertools import islice
 from typing import Literal
 
 import numpy as np
