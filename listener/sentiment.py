@@ -11,12 +11,11 @@ sentences (the recipe of VADER's own README and demo for paragraphs). See the RE
 from __future__ import annotations
 
 import re
-from functools import lru_cache
-
-from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+from collections.abc import Callable
 
 from listener.models import Sentiment
 from listener.text import is_boilerplate_title
+from listener.vader import analyzer, describe_emoji, polarity
 
 MAX_CHARS = 10_000  # score at most this much of a text (about 1,700 words) ...
 MAX_SENTENCES = 50  # ... and at most this many of its sentences
@@ -27,35 +26,64 @@ SHORT_MAX_SENTENCES = 4  # ... when it has at most this many sentences
 NEUTRAL = Sentiment(compound=0.0, pos=0.0, neu=1.0, neg=0.0)
 
 
-@lru_cache(maxsize=None)
-def analyzer() -> SentimentIntensityAnalyzer:
-    """The process's one analyzer: built on first use (it reads two lexicon files), then reused."""
-    return SentimentIntensityAnalyzer()
+Polarity = Callable[[str], tuple[float, float, float, float]]
 
 
 def score(text: str) -> Sentiment:
     """VADER's scores for text: exact for a short text, the mean of its sentences for a long one.
 
+    The numbers are vaderSentiment's `polarity_scores` (`listener.vader.polarity`, the same
+    algorithm, lexicon and numbers, faster; a test compares the two on every development text).
+
     >>> score("Quillfeather lost my notes. Again!!!").compound < 0
     True
     """
     text = _cap(text)
-    vader = analyzer()
+    if _plainly_short(text):
+        return Sentiment(*polarity(text))
+    return _score(text, polarity)
+
+
+def reference_score(text: str) -> Sentiment:
+    """`score` as vaderSentiment itself gives it: its `polarity_scores`, and no shortcut."""
+
+    def vader(piece: str) -> tuple[float, float, float, float]:
+        d = analyzer().polarity_scores(piece)
+        return d["compound"], d["pos"], d["neu"], d["neg"]
+
+    return _score(_cap(text), vader)
+
+
+_RUN = re.compile(r"[.!?\u2026\u203d]+")
+
+
+def _plainly_short(text: str) -> bool:
+    """Short by a cheap look: tweet-length, at most one terminator run fewer than SHORT_MAX_SENTENCES
+    (so at most that many sentences), one paragraph, and few enough words to be scored whole."""
+    if len(text) > SHORT_MAX_CHARS or len(_RUN.findall(text)) >= SHORT_MAX_SENTENCES:
+        return False
+    if "\n" in text and _PARAGRAPH.search(text):
+        return False
+    words = len((text if text.isascii() else describe_emoji(text)).split())
+    return 0 < words <= MAX_SENTENCE_WORDS
+
+
+def _score(text: str, vader: Polarity) -> Sentiment:
     sentences = split_sentences(text)
-    pieces = _bounded(sentences, vader.emojis)
+    pieces = _bounded(sentences)
     if not pieces:
         return NEUTRAL  # nothing to score (VADER would say 0, 0, 0, 0)
     if is_short(text, sentences) and len(pieces) == len(sentences) and sum(
-        len(_describe_emoji(p, vader.emojis).split()) for p in pieces
+        len(describe_emoji(p).split()) for p in pieces
     ) <= MAX_SENTENCE_WORDS:
-        return _sentiment(vader.polarity_scores(text))
-    scores = [vader.polarity_scores(piece) for piece in pieces]
+        return Sentiment(*vader(text))
+    scores = [vader(piece) for piece in pieces]
     n = len(scores)
     return Sentiment(
-        compound=round(sum(s["compound"] for s in scores) / n, 4),
-        pos=round(sum(s["pos"] for s in scores) / n, 3),
-        neu=round(sum(s["neu"] for s in scores) / n, 3),
-        neg=round(sum(s["neg"] for s in scores) / n, 3),
+        compound=round(sum(s[0] for s in scores) / n, 4),
+        pos=round(sum(s[1] for s in scores) / n, 3),
+        neu=round(sum(s[2] for s in scores) / n, 3),
+        neg=round(sum(s[3] for s in scores) / n, 3),
     )
 
 
@@ -64,12 +92,13 @@ def is_short(text: str, sentences: list[str]) -> bool:
     return len(sentences) == 1 or (len(text) <= SHORT_MAX_CHARS and len(sentences) <= SHORT_MAX_SENTENCES)
 
 
-def _bounded(sentences: list[str], emojis: dict[str, str]) -> list[str]:
+def _bounded(sentences: list[str]) -> list[str]:
     """What VADER will score: the first MAX_SENTENCES sentences, run-ons cut into
-    MAX_SENTENCE_WORDS-word pieces, counting the words VADER reads for each emoji."""
+    MAX_SENTENCE_WORDS-word pieces, counting the words VADER reads for each emoji (VADER gives
+    the described text the same scores, and "😂" x 3,000 in one word turns into 15,000 words)."""
     pieces: list[str] = []
     for sentence in sentences:
-        words = _describe_emoji(sentence, emojis).split()
+        words = describe_emoji(sentence).split()
         if len(words) <= MAX_SENTENCE_WORDS:
             pieces.append(sentence)
         else:
@@ -77,33 +106,6 @@ def _bounded(sentences: list[str], emojis: dict[str, str]) -> list[str]:
         if len(pieces) >= MAX_SENTENCES:
             return pieces[:MAX_SENTENCES]
     return pieces
-
-
-def _describe_emoji(text: str, emojis: dict[str, str]) -> str:
-    """Emoji replaced by their descriptions, as VADER's polarity_scores does before it scores.
-
-    VADER gives the result the same scores as the original (descriptions hold no emoji), and
-    "😂" x 3,000 in one word turns into 15,000 words: we must count those before VADER sees them.
-    """
-    if text.isascii():
-        return text
-    out: list[str] = []
-    prev_space = True
-    for ch in text:
-        description = emojis.get(ch)
-        if description is None:
-            out.append(ch)
-            prev_space = ch == " "
-        else:
-            if not prev_space:
-                out.append(" ")
-            out.append(description)
-            prev_space = False
-    return "".join(out).strip()
-
-
-def _sentiment(scores: dict[str, float]) -> Sentiment:
-    return Sentiment(compound=scores["compound"], pos=scores["pos"], neu=scores["neu"], neg=scores["neg"])
 
 
 def _cap(text: str) -> str:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "listener"
-LEAVES = {"errors", "models", "times", "text", "heat", "lock", "lifeline", "netpolicy", "budget", "__init__"}
+LEAVES = {"errors", "models", "times", "text", "heat", "lock", "lifeline", "netpolicy", "budget", "vader", "__init__"}
 STAGES = {"opml", "match", "sentiment", "schedule", "mood", "mail",
           "threads", "output", "starter", "alerts", "notify"}
 TOP = {"cli", "daemon", "__main__", "logs"}

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import itertools
+import os
 import time
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -11,12 +13,14 @@ from hypothesis import strategies as st
 from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
 from listener import sentiment
+from listener import vader as fast_vader
 from listener.models import Sentiment
 from listener.sentiment import (
     MAX_SENTENCES,
     NEUTRAL,
     SHORT_MAX_CHARS,
     SHORT_MAX_SENTENCES,
+    reference_score,
     score,
     scoring_text,
     split_sentences,
@@ -171,15 +175,15 @@ def test_one_analyzer_per_process(monkeypatch):
             made.append(self)
             super().__init__()
 
-    monkeypatch.setattr(sentiment, "SentimentIntensityAnalyzer", Counting)
-    sentiment.analyzer.cache_clear()
+    monkeypatch.setattr(fast_vader, "SentimentIntensityAnalyzer", Counting)
+    fast_vader.analyzer.cache_clear()
     try:
         assert made == []  # lazily: nothing is built until the first score
         for text in ("Good.", "Bad. Worse.", "Fine"):
             score(text)
         assert len(made) == 1 and sentiment.analyzer() is made[0]
     finally:
-        sentiment.analyzer.cache_clear()
+        fast_vader.analyzer.cache_clear()
 
 
 @settings(max_examples=300, deadline=None)
@@ -258,3 +262,43 @@ def test_scoring_text(title, content, expected):
 def test_boilerplate_title_does_not_colour_the_score():
     body = "Mine synced fine after the update."
     assert score(scoring_text("Re: Worst outage ever, I hate this", body)) == vader(body)
+
+
+# --- VADER's numbers, faster --------------------------------------------------------------
+
+_DATA = Path(os.environ.get("LISTENER_SENTIMENT_DATA", Path(__file__).resolve().parents[2] / "shared" / "sentiment-data"))
+
+
+def _development_texts() -> list[str]:
+    import csv
+
+    texts = []
+    for path in sorted((_DATA / "semeval2017-task4a").glob("*.tsv")):
+        for line in path.read_text(encoding="utf-8").splitlines():
+            parts = line.rstrip("\t").split("\t")
+            if len(parts) >= 3:
+                texts.append("\t".join(parts[2:]))
+    with (_DATA / "complaints2019" / "complaints-data.csv").open(encoding="utf-8", newline="") as f:
+        texts += [row[1] for row in csv.reader(f) if len(row) >= 3]
+    return texts
+
+
+@pytest.mark.parametrize("text", [
+    "Good.", "One. Two. Three. Four.", "One. Two. Three. Four. Five.", "e.g. this. and that... ok! Really?",
+    "Great!!! :) Love it 😂😂", "Bad.\n\nWorse.", "a " * 151, "😂 " * 60, "", "  \n ", "x" * 400 + ". Bad.",
+])
+def test_score_is_vaders_own_polarity_scores_through_the_same_cut(text):
+    assert score(text) == reference_score(text)
+
+
+@pytest.mark.skipif(not (_DATA / "semeval2017-task4a").is_dir(), reason=f"no development data at {_DATA}")
+@pytest.mark.timeout(300)
+def test_score_is_vaders_own_on_every_development_text():
+    """The fast polarity and the short-text shortcut give vaderSentiment's numbers exactly, on each
+    text alone and on two texts joined as a title and content (longer, several sentences)."""
+    texts = _development_texts()
+    for text in texts:
+        assert score(text) == reference_score(text), text
+    for a, b in zip(texts[::7], texts[3::7]):
+        joined = scoring_text(a, b)
+        assert score(joined) == reference_score(joined), joined

@@ -243,7 +243,7 @@ def test_the_weights_rebuild_byte_for_byte(tmp_path):
     "I don't love it", "hardly good", "Cut the mustard? no way", "really really REALLY good",
 ])
 def test_fast_polarity_is_vaders(text):
-    from listener.verdict.valence import polarity
+    from listener.vader import polarity
 
     d = VADER.polarity_scores(text)
     assert polarity(text) == (d["compound"], d["pos"], d["neu"], d["neg"])
@@ -266,8 +266,8 @@ def _corpus_texts() -> list[str]:
 @pytest.mark.skipif(not (DATA / "semeval2017-task4a").is_dir(), reason=f"no development data at {DATA}")
 @pytest.mark.timeout(300)
 def test_fast_polarity_and_the_cue_shortcut_agree_on_every_development_text():
+    from listener.vader import polarity
     from listener.verdict import rules
-    from listener.verdict.valence import polarity
 
     def all_cues(text: str) -> dict[str, int]:
         hits: dict[str, int] = {}

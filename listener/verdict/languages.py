@@ -61,7 +61,7 @@ def plainly_english(words: list[str]) -> bool:
     ordinary = [w.lower() for w in words if w.isupper() or not w[0].isupper()]
     if not _FOREIGN.isdisjoint(ordinary):
         return False
-    hits = sum(w in _ENGLISH for w in ordinary)
+    hits = sum(map(_ENGLISH.__contains__, ordinary))
     if hits * 4 >= len(ordinary) > 0:
         return True
     # Headlines and tag lists ("Persona 5 Take Your Heart edition") have few common words; in plain
@@ -71,7 +71,9 @@ def plainly_english(words: list[str]) -> bool:
 
 def language(masked_text: str) -> tuple[str, float, str | None]:
     """(ISO 639-1 code, confidence, a `why` note or None) for a masked text."""
-    words = [w for w in _WORD.findall(masked_text) if w not in _PLACEHOLDERS]
+    words = _WORD.findall(masked_text)
+    if not _PLACEHOLDERS.isdisjoint(words):
+        words = [w for w in words if w not in _PLACEHOLDERS]
     if len(words) < SHORT_TEXT_WORDS:
         return "en", 1.0, "language:too_short_assumed_en"
     if plainly_english(words):

@@ -18,12 +18,13 @@ from array import array
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
+from itertools import islice
 from typing import Literal
 
 import numpy as np
 
+from listener.vader import lexicon_sum, polarity
 from listener.verdict.rules import Ruled, apply_rules, shift_compound
-from listener.verdict.valence import lexicon_sum, polarity
 
 CLASSES: tuple[Literal["negative", "neutral", "positive"], ...] = ("negative", "neutral", "positive")
 HASH_BITS = 18
@@ -85,10 +86,12 @@ class Features:
     rule_compound: float
 
 
-@lru_cache(maxsize=1 << 16)
+_crc32 = zlib.crc32
+
+
 def bucket(name: str) -> int:
-    """A stable hash (crc32, not Python's salted hash) of a feature name into the weight table."""
-    return zlib.crc32(name.encode("utf-8")) & _MASK
+    """A stable hash (crc32 of the UTF-8 bytes, not Python's salted hash) of a feature name into the weight table."""
+    return _crc32(name.encode("utf-8")) & _MASK
 
 
 def features(masked_text: str, original: str, vader: tuple[float, float, float]) -> Features:
@@ -98,10 +101,10 @@ def features(masked_text: str, original: str, vader: tuple[float, float, float])
     compound, pos, neg = vader
     rule_compound = shift_compound(compound, ruled.cue_weight - removed_valence(original, ruled.text))
     tokens = _TOKEN.findall(ruled.text.lower())  # what the rules left: politeness and sarcastic praise are gone
-    names = list(dict.fromkeys(tokens + [a + " " + b for a, b in zip(tokens, tokens[1:])]))
+    names = [*dict.fromkeys([*tokens, *map(" ".join, zip(tokens, islice(tokens, 1, None)))])]
     names += [f"rule:{r}" for r in ruled.fired]
     dense = (rule_compound, pos, neg, max(ruled.cue_weight, -5.0) / 5.0, float(ruled.request))
-    return Features(tuple(names), tuple(map(bucket, names)), dense, ruled, rule_compound)
+    return Features(tuple(names), tuple([_crc32(n.encode()) & _MASK for n in names]), dense, ruled, rule_compound)
 
 
 def removed_valence(original: str, rewritten: str) -> float:

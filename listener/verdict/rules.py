@@ -52,6 +52,12 @@ def _names_pattern(names: tuple[str, ...]) -> re.Pattern[str] | None:
     return re.compile(rf"(?<![\w@])#?(?:{alternatives})(?!\w)", re.IGNORECASE)
 
 
+@lru_cache(maxsize=64)
+def _mask_patterns(targets: tuple[str, ...], staff: tuple[str, ...]) -> tuple[re.Pattern[str] | None, re.Pattern[str] | None]:
+    """The watched terms' pattern (an @handle among them is masked as a handle) and the staff names'."""
+    return _names_pattern(tuple(t for t in targets if not t.lstrip().startswith("@"))), _names_pattern(staff)
+
+
 def mask(text: str, targets: Sequence[str] = (), staff: Sequence[str] = ()) -> Masked:
     """Replace URLs, e-mail addresses, @handles, watched terms and staff names with placeholders.
 
@@ -59,23 +65,28 @@ def mask(text: str, targets: Sequence[str] = (), staff: Sequence[str] = ()) -> M
     'xhandle lost my bag, see xurl or mail xemail'
     """
     kinds: list[str] = []
-
-    def sub(pattern: re.Pattern[str] | None, placeholder: str, kind: str, s: str) -> str:
-        if pattern is None:
-            return s
-        s, n = pattern.subn(placeholder, s)
-        if n:
-            kinds.append(kind)
-        return s
-
+    n = 0
     if "://" in text or "www." in text.lower():
-        text = sub(_URL, URL, "url", text)
+        text, n = _URL.subn(URL, text)
+        if n:
+            kinds.append("url")
     if "@" in text:
-        text = sub(_EMAIL, EMAIL, "email", text)
-    text = sub(_names_pattern(tuple(t for t in targets if not t.lstrip().startswith("@"))), TARGET, "target", text)
-    text = sub(_names_pattern(tuple(staff)), STAFF, "staff", text)
+        text, n = _EMAIL.subn(EMAIL, text)
+        if n:
+            kinds.append("email")
+    target_pattern, staff_pattern = _mask_patterns(tuple(targets), tuple(staff))
+    if target_pattern is not None:
+        text, n = target_pattern.subn(TARGET, text)
+        if n:
+            kinds.append("target")
+    if staff_pattern is not None:
+        text, n = staff_pattern.subn(STAFF, text)
+        if n:
+            kinds.append("staff")
     if "@" in text:
-        text = sub(_HANDLE, HANDLE, "handle", text)  # watched @handles are handles too
+        text, n = _HANDLE.subn(HANDLE, text)  # watched @handles are handles too
+        if n:
+            kinds.append("handle")
     return Masked(text, tuple(kinds))
 
 
@@ -226,6 +237,7 @@ _CUE_BY_WORD: dict[str, set[str]] = {}
 for _name, (_trigger_words, _) in _CUE_TRIGGERS.items():
     for _w in _trigger_words:
         _CUE_BY_WORD.setdefault(_w, set()).add(_name)
+_CUE_WORDS = frozenset(_CUE_BY_WORD)  # a set: intersecting with a dict would walk the whole dict
 _CUE_STEMS = tuple((stem, name) for name, (_, stems) in _CUE_TRIGGERS.items() for stem in stems)
 _CUE_ORDER = {name: i for i, name in enumerate(_CUE_TRIGGERS)}
 
@@ -239,7 +251,7 @@ def _cue_subset(names: tuple[str, ...]) -> re.Pattern[str]:
 def _triggered(lower: str, words: frozenset[str]) -> tuple[str, ...]:
     """The cues whose trigger words or stems are in the text, in RULES order."""
     names: set[str] = set()
-    for w in words.intersection(_CUE_BY_WORD):
+    for w in words & _CUE_WORDS:
         names |= _CUE_BY_WORD[w]
     names.update(name for stem, name in _CUE_STEMS if stem in lower)
     return tuple(sorted(names, key=_CUE_ORDER.__getitem__))
