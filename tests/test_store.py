@@ -247,3 +247,22 @@ def test_a_damaged_terms_value_reads_as_no_terms(db):
     save(db, blog_id(db), update(), [scored("a")])
     db.execute("UPDATE items SET terms = 'not json' WHERE key = 'a'")
     assert store.mentions(db)[0]["terms"] == []
+
+
+def test_a_failed_commit_of_a_write_group_is_a_store_error_and_rolls_back(tmp_path):
+    """A COMMIT that fails (a full disk; here a deferred constraint) loses the group's units: a StoreError
+    the poll reports per feed, never a bare sqlite3 error escaping the cycle."""
+    db = store.open_db(tmp_path / "listener.db")
+    try:
+        db.execute("PRAGMA foreign_keys = ON")
+        db.execute("CREATE TABLE parent (id INTEGER PRIMARY KEY)")
+        db.execute("CREATE TABLE child (parent_id INTEGER REFERENCES parent (id) DEFERRABLE INITIALLY DEFERRED)")
+        group = store.WriteGroup(db, units=1)
+        group.open()
+        db.execute("INSERT INTO child VALUES (42)")
+        with pytest.raises(store.StoreError, match="could not commit"):
+            group.done_unit()
+        assert not db.conn.in_transaction
+        assert db.execute("SELECT count(*) FROM child").fetchone()[0] == 0
+    finally:
+        db.close()

@@ -126,9 +126,11 @@ class WriteGroup:
             raise StoreError("SQLite rolled back the transaction of these feeds")
         try:
             self.db.execute("COMMIT")
-        except BaseException:
+        except BaseException as exc:
             if self.db.conn.in_transaction:
                 self.db.execute("ROLLBACK")
+            if isinstance(exc, sqlite3.Error):  # a full disk at COMMIT: the group's units are lost, stated once
+                raise StoreError(f"could not commit the feeds stored together: {exc}") from exc
             raise
 
     def rollback(self) -> None:
