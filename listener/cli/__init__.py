@@ -9,16 +9,18 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 import click
-import sqlite_utils
 
 from listener import __version__, logs, store
 from listener.config import load_config, parse_when
 from listener.errors import ListenerError
 from listener.models import Config
+
+if TYPE_CHECKING:
+    import sqlite_utils
 
 log = logging.getLogger("listener")
 
@@ -73,14 +75,27 @@ class State:
     def database(self, *, create: bool = False) -> Iterator[sqlite_utils.Database]:
         """The database, closed when the command is done. Read commands (the default) never create
         it: a mistyped --db is an error naming the file, not a new empty database."""
-        path = self.config.database
-        if not create and not path.exists() and not self.db_arg:
-            path = Path(":memory:")  # nothing polled yet: an empty answer, and no file made by a read
-        db = store.open_db(path, create=create)
+        db = store.open_db(self._path(create), create=create)
         try:
             yield db
         finally:
             db.close()
+
+    @contextmanager
+    def reader(self) -> Iterator[store.Queries]:
+        """The database for a command that only queries it (mentions, feeds): no sqlite-utils,
+        which costs more than their query; migrated first when a migration is pending."""
+        db = store.open_reader(self._path(create=False))
+        try:
+            yield db
+        finally:
+            db.close()
+
+    def _path(self, create: bool) -> Path:
+        path = self.config.database
+        if not create and not path.exists() and not self.db_arg:
+            return Path(":memory:")  # nothing polled yet: an empty answer, and no file made by a read
+        return path
 
     def database_path(self) -> str:
         if self._config is not None:
