@@ -11,8 +11,6 @@ also asks for SIGKILL when its own parent (the forkserver) dies.
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import os
 import select
 import signal
@@ -29,6 +27,9 @@ def _exit_now() -> None:
 
 
 def _set_parent_death_signal() -> None:
+    import ctypes  # only a worker asks; the commands that read never load ctypes (and its subprocess)
+    import ctypes.util
+
     try:
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
         libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)

@@ -31,7 +31,8 @@ print(json.dumps({"code": code, "heavy": heavy}), file=sys.stderr)
 NOT_FOR_QUERIES = (*HEAVY, "sqlite_utils", "rich", "pluggy", "dateutil", "listener.store.threads",
                    "listener.store.alerts", "listener.store.ledger", "listener.store.team",
                    "listener.pipeline.poll", "listener.pipeline.workers", "listener.pipeline.conversations",
-                   "listener.pipeline.day", "listener.triage", "listener.parse", "listener.fetch")
+                   "listener.pipeline.day", "listener.triage", "listener.parse", "listener.fetch", "listener.cli.daily",
+                   "listener.cli.team")
 
 
 def probe(config: str, command: list[str], modules: tuple[str, ...]) -> dict:
