@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import io
 import json
 import re
 import shutil
-import textwrap
 from collections.abc import Callable, Sequence
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -37,6 +35,8 @@ def emit(rows: Sequence[dict[str, Any]], columns: Sequence[str], fmt: str, *,
         click.echo(json.dumps([{c: row.get(c) for c in columns} for row in rows], ensure_ascii=False, indent=2))
         return
     if fmt == "csv":
+        import csv
+
         buffer = io.StringIO()
         writer = csv.writer(buffer)
         writer.writerow(columns)
@@ -177,6 +177,8 @@ def flags(summary: Any) -> str:
 
 def transcript(detail: Any, timezone: str) -> str:
     """`listener thread` for a person: the thread's state, then each item and ack in time order."""
+    import textwrap  # only this command wraps text
+
     summary = detail.summary
     lines = [f"{summary.title or '(untitled)'}  [{summary.id}]"]
     if summary.url or summary.feed:

@@ -87,7 +87,7 @@ def isolated_env(tmp_path, monkeypatch):
     home = tmp_path / "home"
     home.mkdir()
     monkeypatch.setenv("HOME", str(home))
-    for name in ("LISTENER_CONFIG", "LISTENER_SMTP_PASSWORD"):
+    for name in ("LISTENER_CONFIG", "LISTENER_SMTP_PASSWORD", "XDG_CACHE_HOME"):  # the config cache: in HOME
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("LISTENER_STRICT_TEMPLATES", "1")  # a missing template variable fails the test
     return home
