@@ -23,6 +23,7 @@ HEADERS = {
     "says": "says", "neg": "negative", "last": "last activity", "backoff": "back-off", "created": "when",
     "next_try": "next try", "delivered": "delivered",
 }
+_SPACES = re.compile(r"\s+")
 # Columns that take the room left over, shortened with an ellipsis; the others keep their width.
 STRETCH = {"title", "says", "last_error", "name", "error"}
 
@@ -66,7 +67,10 @@ def _cell(value: Any) -> str:
         return f"{value:+.2f}"
     if isinstance(value, (list, tuple)):
         return ", ".join(map(str, value))
-    return re.sub(r"\s+", " ", str(value))
+    text = str(value)
+    if text.isprintable() and "  " not in text:  # every other whitespace character is unprintable
+        return text
+    return _SPACES.sub(" ", text)
 
 
 # Characters a terminal shows one cell wide, that rich neither strips nor measures otherwise (a test

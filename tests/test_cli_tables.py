@@ -132,3 +132,11 @@ def test_one_cell_characters_are_one_cell_for_rich():
     narrow = [chr(c) for c in range(0x110000) if output._NARROW.fullmatch(chr(c))]
     assert len(narrow) > 1000
     assert all(get_character_cell_size(c) == 1 and strip_control_codes(c) == c for c in narrow)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text())
+def test_a_cell_folds_every_run_of_whitespace_into_one_space(text):
+    import re
+
+    assert output._cell(text) == re.sub(r"\s+", " ", text)

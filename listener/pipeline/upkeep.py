@@ -103,7 +103,6 @@ def feed_health(db: store.Queries, config: Config, *, include_comment_feeds: boo
                          "http_status": None, "last_polled_at": None, "last_ok_at": None, "next_poll_at": None,
                          "item_count": 0, "consecutive_errors": 0, "error_kind": None, "last_error": None,
                          "failing_since": None, "last_new_item_at": None, "created_at": None, "parent": None})
-    order = list(configured)
-    rows.sort(key=lambda r: (order.index(r["parent"] if r["kind"] != "feed" else r["name"]), r["kind"] != "feed",
-                             r["name"]))
+    order = {name: place for place, name in enumerate(configured)}
+    rows.sort(key=lambda r: (order[r["parent"] if r["kind"] != "feed" else r["name"]], r["kind"] != "feed", r["name"]))
     return feed_overview(rows, now=now)
