@@ -26,7 +26,6 @@ from listener.models import (
     TriageSpec,
     WatchSpec,
 )
-from listener.netpolicy import is_loopback_host
 from listener.times import parse_age, parse_duration, parse_opening, parse_weekdays, parse_when  # noqa: F401
 
 log = logging.getLogger(__name__)
@@ -97,6 +96,12 @@ def _parse(path: Path, data: bytes) -> Any:
         raise ConfigError(f"{path}:{line}: {problem}") from None
     cache.remember(path, data, raw)
     return raw
+
+
+def _loopback(host: str) -> bool:
+    from listener.netpolicy import is_loopback_host  # loads socket: only a plain-text login needs it
+
+    return is_loopback_host(host)
 
 
 def load_config(path: str | os.PathLike[str] | None = None) -> Config:
@@ -345,7 +350,7 @@ class _Reader:
         if spec.ssl and spec.starttls:
             raise self.fail("digest.smtp.ssl", "choose ssl or starttls, not both")
         plaintext_ok = self.boolean(smtp.get("allow_plaintext_auth"), "digest.smtp.allow_plaintext_auth", False)
-        if spec.username and not (spec.ssl or spec.starttls or plaintext_ok or is_loopback_host(spec.host)):
+        if spec.username and not (spec.ssl or spec.starttls or plaintext_ok or _loopback(spec.host)):
             raise self.fail("digest.smtp.username", f"the password would cross the network to {spec.host} in plain text: "
                             "set starttls: true (port 587) or ssl: true (port 465), or allow_plaintext_auth: true")
         return DigestSpec(
