@@ -27,12 +27,13 @@ print(json.dumps({"code": code, "heavy": heavy}), file=sys.stderr)
 """
 # What `mentions` and `feeds` need is click, sqlite3 and a few listener modules. sqlite-utils (with
 # pluggy, dateutil and its plugin scan), rich, and PyYAML once the config cache holds the file, cost
-# more than their query (issue 15); neither reads another table's module or a stage it does not show.
-NOT_FOR_QUERIES = (*HEAVY, "sqlite_utils", "rich", "pluggy", "dateutil", "yaml", "listener.store.threads",
-                   "listener.store.alerts", "listener.store.ledger", "listener.store.team",
+# more than their query (issue 15); so do socket, email.utils and ctypes, which only a fetch, a date
+# header or a worker needs. Neither command reads another table's module or a stage it does not show.
+NOT_FOR_QUERIES = (*HEAVY, "sqlite_utils", "rich", "pluggy", "dateutil", "yaml", "socket", "email", "ctypes",
+                   "listener.store.threads", "listener.store.alerts", "listener.store.ledger", "listener.store.team",
                    "listener.pipeline.poll", "listener.pipeline.workers", "listener.pipeline.conversations",
-                   "listener.pipeline.day", "listener.triage", "listener.parse", "listener.fetch", "listener.cli.daily",
-                   "listener.cli.team")
+                   "listener.pipeline.day", "listener.triage", "listener.parse", "listener.fetch",
+                   "listener.cli.daily", "listener.cli.team")
 
 
 def probe(config: str, command: list[str], modules: tuple[str, ...]) -> dict:
