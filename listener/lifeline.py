@@ -11,12 +11,9 @@ also asks for SIGKILL when its own parent (the forkserver) dies.
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import os
 import select
 import signal
-import socket
 import threading
 import time
 
@@ -29,6 +26,9 @@ def _exit_now() -> None:
 
 
 def _set_parent_death_signal() -> None:
+    import ctypes  # only a worker asks; the commands that read never load ctypes (and its subprocess)
+    import ctypes.util
+
     try:
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
         libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
@@ -86,9 +86,15 @@ def _start_time(pid: int) -> str | None:
     return fields[19] if len(fields) > 19 else None
 
 
+def _host() -> str:
+    import socket  # ~1.5 ms (selectors, its enums): not for the read commands, which never claim
+
+    return socket.gethostname()
+
+
 def process_token() -> str:
     """host:pid:start time of this process, stored beside a claim (e.g. a digest being sent)."""
-    return f"{socket.gethostname()}:{os.getpid()}:{_start_time(os.getpid()) or ''}"
+    return f"{_host()}:{os.getpid()}:{_start_time(os.getpid()) or ''}"
 
 
 def owner_is_dead(token: str | None) -> bool:
@@ -101,7 +107,7 @@ def owner_is_dead(token: str | None) -> bool:
         return False
     host, _, rest = token.partition(":")
     pid_text, _, started = rest.partition(":")
-    if host != socket.gethostname() or not pid_text.isdigit():
+    if host != _host() or not pid_text.isdigit():
         return False
     pid = int(pid_text)
     if not _alive(pid):

@@ -19,7 +19,6 @@ Rules (RELIABILITY A4, A5, A7, F5, F8, H1, H3):
 from __future__ import annotations
 
 import datetime as dt
-import email.utils
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -58,6 +57,8 @@ def hinted_interval(headers: Mapping[str, str], *, ttl_seconds: int | None, now:
         hints.append(int(match.group(1)))
     expires = headers.get("expires")
     if expires:
+        import email.utils  # socket, calendar, locale: not for `listener feeds`, which never parses a header
+
         try:
             moment = email.utils.parsedate_to_datetime(expires)
         except (TypeError, ValueError, IndexError):

@@ -6,7 +6,6 @@ A leaf module like models.py: every stage may import it, and it imports no stage
 from __future__ import annotations
 
 import datetime as dt
-import email.utils
 import functools
 import re
 from typing import overload
@@ -60,6 +59,8 @@ def parse_retry_after(value: str | None, *, now: dt.datetime) -> float | None:
         return None
     if value.isascii() and value.isdigit():
         return float(value)
+    import email.utils  # only a Retry-After date needs it, and it loads socket, calendar and locale
+
     try:
         moment = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError, IndexError):

@@ -82,11 +82,18 @@ def clock():
         yield traveller
 
 
+@pytest.fixture(scope="session", autouse=True)
+def cache_outside_home(tmp_path_factory):
+    """Module-scoped fixtures run before isolated_env: their config cache must not land in the real HOME."""
+    os.environ["XDG_CACHE_HOME"] = str(tmp_path_factory.mktemp("xdg-cache"))
+
+
 @pytest.fixture(autouse=True)
 def isolated_env(tmp_path, monkeypatch):
     home = tmp_path / "home"
     home.mkdir()
     monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(home / ".cache"))  # the config cache (config/cache.py)
     for name in ("LISTENER_CONFIG", "LISTENER_SMTP_PASSWORD"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("LISTENER_STRICT_TEMPLATES", "1")  # a missing template variable fails the test

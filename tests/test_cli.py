@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 from conftest import run_cli
 
-from listener.cli import cli
+from listener.cli import COMMAND_MODULES, cli, load_commands
 
 
 def run(*args: str, cwd=None) -> subprocess.CompletedProcess:
@@ -18,7 +18,15 @@ def run(*args: str, cwd=None) -> subprocess.CompletedProcess:
 
 
 def all_commands() -> list[str]:
+    load_commands()
     return sorted(cli.commands)
+
+
+def test_each_command_is_listed_with_the_module_that_defines_it():
+    """A command missing from COMMAND_MODULES still runs (get_command loads every module), but slowly."""
+    load_commands()
+    listed = {name: module for module, names in COMMAND_MODULES.items() for name in names}
+    assert {name: command.callback.__module__.rsplit(".", 1)[1] for name, command in cli.commands.items()} == listed
 
 
 @pytest.mark.parametrize("name", all_commands())

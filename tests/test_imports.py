@@ -3,11 +3,14 @@ imports, so loading the fetcher, the parser, VADER or Jinja would cost more than
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import subprocess
 import sys
 
 import pytest
+from conftest import run_cli, wall_now
+from feedgen import Entry, Watchlist, rss
 
 from listener import store
 
@@ -19,9 +22,40 @@ try:
     runpy.run_module("listener", run_name="__main__", alter_sys=True)
 except SystemExit as exit:
     code = exit.code
-heavy = sorted({m.split(".")[0] for m in sys.modules} & set(%r))
+heavy = sorted(({m.split(".")[0] for m in sys.modules} | set(sys.modules)) & set(%r))
 print(json.dumps({"code": code, "heavy": heavy}), file=sys.stderr)
 """
+# What `mentions` and `feeds` need is click, sqlite3 and a few listener modules. sqlite-utils (with
+# pluggy, dateutil and its plugin scan), rich, and PyYAML once the config cache holds the file, cost
+# more than their query (issue 15); so do socket, email.utils and ctypes, which only a fetch, a date
+# header or a worker needs. Neither command reads another table's module or a stage it does not show.
+NOT_FOR_QUERIES = (*HEAVY, "sqlite_utils", "rich", "pluggy", "dateutil", "yaml", "socket", "email", "ctypes",
+                   "listener.store.threads", "listener.store.alerts", "listener.store.ledger", "listener.store.team",
+                   "listener.pipeline.poll", "listener.pipeline.workers", "listener.pipeline.conversations",
+                   "listener.pipeline.day", "listener.triage", "listener.parse", "listener.fetch",
+                   "listener.cli.daily", "listener.cli.team")
+
+
+def probe(config: str, command: list[str], modules: tuple[str, ...]) -> dict:
+    args = ["--config", config, *command]
+    result = subprocess.run([sys.executable, "-c", PROBE % (modules,), json.dumps(args)],
+                            capture_output=True, text=True, timeout=60)
+    return json.loads(result.stderr.strip().splitlines()[-1])
+
+
+@pytest.fixture(scope="module")
+def polled(tmp_path_factory):
+    """A feed polled once: a table with rows (plain Latin text, the fast layout's case) to show."""
+    root = tmp_path_factory.mktemp("polled")
+    now = wall_now()
+    entries = [Entry(f"Quillfeather note {n}", f"Quillfeather sync was slow today, n\u00e9e {n} \u2014 sigh",
+                     link=f"https://blog.example/{n}", author="Jo", published=now - dt.timedelta(hours=n))
+               for n in range(1, 4)]
+    (root / "blog.xml").write_text(rss(entries), encoding="utf-8")
+    config = Watchlist(feeds=[{"name": "Blog", "url": str(root / "blog.xml")}]).write(root)
+    assert run_cli("poll", "--all", config=config, env={"HOME": str(root), "XDG_CACHE_HOME": str(root / "cache")}).returncode == 0
+    return config
+
 
 
 @pytest.mark.parametrize("command", [["mentions"], ["feeds"], ["threads", "--limit", "5"],
@@ -37,6 +71,29 @@ def test_read_commands_leave_the_heavy_modules_unloaded(tmp_path, command):
                             capture_output=True, text=True, timeout=60)
     probe = json.loads(result.stderr.strip().splitlines()[-1])
     assert probe == {"code": 0, "heavy": []}, result.stderr
+
+
+@pytest.mark.parametrize("command", [["mentions"], ["mentions", "--format", "json"], ["mentions", "--format", "csv"],
+                                     ["feeds"], ["feeds", "--format", "json"], ["feeds", "--format", "csv"]])
+def test_mentions_and_feeds_load_neither_sqlite_utils_nor_rich(polled, command):
+    shown = run_cli(*command, config=polled)  # also fills this test's config cache
+    assert shown.returncode == 0 and len(shown.stdout.splitlines()) >= 2, shown.stderr  # rows, not "none found"
+    assert probe(polled, command, NOT_FOR_QUERIES) == {"code": 0, "heavy": []}
+
+
+def test_sqlite_utils_loads_without_numpy_whoever_imports_it_first():
+    code = ("import sys, listener.pipeline.upkeep, listener.store.threads; import sqlite_utils;"
+            " assert sqlite_utils.Database and 'numpy' not in sys.modules and 'pandas' not in sys.modules;"
+            " import numpy; print(numpy.__name__)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0 and result.stdout.strip() == "numpy", result.stderr
+
+
+def test_the_store_still_exports_every_name():
+    assert all(getattr(store, name) is not None for name in store.__all__)
+    assert set(store._MODULE_OF) <= set(store.__all__)
+    with pytest.raises(AttributeError):
+        store.no_such_thing  # noqa: B018
 
 
 def test_the_pipeline_still_exports_every_name():

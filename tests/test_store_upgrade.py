@@ -37,3 +37,29 @@ def test_opening_an_upgraded_database_again_changes_nothing(tmp_path):
     store.migrate(db)
     db.close()
     assert not [s for s in statements if s.startswith(("BEGIN", "INSERT", "UPDATE", "CREATE", "ALTER"))]
+
+
+def test_a_read_command_upgrades_an_old_database_before_it_reads(tmp_path):
+    """`mentions` and `feeds` open a plain connection; one with a migration pending goes through open_db."""
+    path = tmp_path / "listener.db"
+    shutil.copy(LEGACY, path)
+    reader = store.open_reader(path)
+    try:
+        assert store.pending(reader) == []
+        assert len(store.mentions(reader, limit=None)) == reader.execute(
+            "SELECT count(*) FROM items WHERE is_hit = 1").fetchone()[0]
+    finally:
+        reader.close()
+
+
+def test_the_reader_of_a_current_database_writes_nothing(tmp_path):
+    path = tmp_path / "listener.db"
+    store.open_db(path).close()
+    reader = store.open_reader(path)
+    assert isinstance(reader, store.ReadConnection)
+    statements: list[str] = []
+    reader.conn.set_trace_callback(statements.append)
+    store.mentions(reader)
+    store.feed_health(reader, include_comment_feeds=True)
+    reader.close()
+    assert statements and all(s.lstrip().upper().startswith(("SELECT", "PRAGMA")) for s in statements), statements

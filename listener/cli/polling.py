@@ -145,7 +145,7 @@ def feeds(state: State, comments: bool, fmt: str) -> None:
     Example:
         listener feeds --format json
     """
-    with state.database() as db:
+    with state.reader() as db:
         rows = pipeline.feed_health(db, state.config, include_comment_feeds=comments)
     zone = state.config.timezone
     for row in rows:

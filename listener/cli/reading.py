@@ -45,7 +45,7 @@ def mentions(state: State, since: str | None, term: str | None, feed: str | None
         listener mentions --search '"lost my notes" OR sync'
     """
     config = state.config
-    with state.database() as db:
+    with state.reader() as db:
         rows = store.mentions(db, since=parse_since(since, config.timezone), term=watch_name(config, term),
                               feed=feed_name(config, feed),
                               negative_at_most=config.negative if negative else None, limit=limit,

@@ -11,8 +11,7 @@ from pathlib import Path
 from typing import Any, Literal, overload
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import yaml
-
+from listener.config import cache
 from listener.config.alerts import parse_alerts
 from listener.errors import ConfigError, UsageError
 from listener.models import (
@@ -27,7 +26,6 @@ from listener.models import (
     TriageSpec,
     WatchSpec,
 )
-from listener.netpolicy import is_loopback_host
 from listener.times import parse_age, parse_duration, parse_opening, parse_weekdays, parse_when  # noqa: F401
 
 log = logging.getLogger(__name__)
@@ -71,6 +69,8 @@ def config_path(path: str | os.PathLike[str] | None) -> Path:
 def _load_yaml(text: str) -> Any:
     """libyaml's safe loader when PyYAML has it (the pure-Python one takes ~0.15 s for 300 feeds);
     a broken file is read again by the pure-Python loader, whose messages name the problem better."""
+    import yaml  # ~8 ms: only when the file changed since the cache last saw it
+
     fast = getattr(yaml, "CSafeLoader", None)
     if fast is not None:
         try:
@@ -80,19 +80,39 @@ def _load_yaml(text: str) -> Any:
     return yaml.safe_load(text)
 
 
-def load_config(path: str | os.PathLike[str] | None = None) -> Config:
-    path = config_path(path)
+def _parse(path: Path, data: bytes) -> Any:
+    """The YAML data of the file: as parsed before when these bytes were (config/cache.py)."""
+    raw = cache.cached(path, data)
+    if raw is not cache.MISSING:
+        return raw
+    import yaml
+
     try:
-        raw = _load_yaml(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: file not found (create one with `listener init`)") from None
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+        raw = _load_yaml(data.decode("utf-8").replace("\r\n", "\n").replace("\r", "\n"))  # as read_text() reads
     except yaml.YAMLError as exc:
         where = getattr(exc, "problem_mark", None)
         line = f" line {where.line + 1}" if where else ""
         problem = getattr(exc, "problem", None) or "invalid YAML"
         raise ConfigError(f"{path}:{line}: {problem}") from None
+    cache.remember(path, data, raw)
+    return raw
+
+
+def _loopback(host: str) -> bool:
+    from listener.netpolicy import is_loopback_host  # loads socket: only a plain-text login needs it
+
+    return is_loopback_host(host)
+
+
+def load_config(path: str | os.PathLike[str] | None = None) -> Config:
+    path = config_path(path)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: file not found (create one with `listener init`)") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+    raw = _parse(path, data)
     config = _Reader(path).config(raw if raw is not None else {})
     if not config.feeds and not config.watch:
         log.warning("%s lists no feeds and no watch terms: listener will hear nothing "
@@ -330,7 +350,7 @@ class _Reader:
         if spec.ssl and spec.starttls:
             raise self.fail("digest.smtp.ssl", "choose ssl or starttls, not both")
         plaintext_ok = self.boolean(smtp.get("allow_plaintext_auth"), "digest.smtp.allow_plaintext_auth", False)
-        if spec.username and not (spec.ssl or spec.starttls or plaintext_ok or is_loopback_host(spec.host)):
+        if spec.username and not (spec.ssl or spec.starttls or plaintext_ok or _loopback(spec.host)):
             raise self.fail("digest.smtp.username", f"the password would cross the network to {spec.host} in plain text: "
                             "set starttls: true (port 587) or ssl: true (port 465), or allow_plaintext_auth: true")
         return DigestSpec(

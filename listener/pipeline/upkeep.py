@@ -8,8 +8,6 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-import sqlite_utils
-
 from listener import store
 from listener.config import load_config
 from listener.models import Config
@@ -18,6 +16,8 @@ from listener.text import human_duration
 from listener.times import parse_iso
 
 if TYPE_CHECKING:
+    import sqlite_utils
+
     from listener.opml import Imported
 
 log = logging.getLogger(__name__)
@@ -88,7 +88,7 @@ def import_opml(config: Config, data: bytes) -> Imported:
     return opml.import_into_config(config, data, validate=load_config)
 
 
-def feed_health(db: sqlite_utils.Database, config: Config, *, include_comment_feeds: bool = False,
+def feed_health(db: store.Queries, config: Config, *, include_comment_feeds: bool = False,
                 now: dt.datetime | None = None) -> list[dict[str, Any]]:
     """`listener feeds`: the configured feeds as stored (a feed not polled yet shows as new), their
     comment feeds under them when asked. A read: it writes nothing and takes no lock."""
@@ -103,7 +103,6 @@ def feed_health(db: sqlite_utils.Database, config: Config, *, include_comment_fe
                          "http_status": None, "last_polled_at": None, "last_ok_at": None, "next_poll_at": None,
                          "item_count": 0, "consecutive_errors": 0, "error_kind": None, "last_error": None,
                          "failing_since": None, "last_new_item_at": None, "created_at": None, "parent": None})
-    order = list(configured)
-    rows.sort(key=lambda r: (order.index(r["parent"] if r["kind"] != "feed" else r["name"]), r["kind"] != "feed",
-                             r["name"]))
+    order = {name: place for place, name in enumerate(configured)}
+    rows.sort(key=lambda r: (order[r["parent"] if r["kind"] != "feed" else r["name"]], r["kind"] != "feed", r["name"]))
     return feed_overview(rows, now=now)

@@ -12,89 +12,114 @@ The store imports only leaves (errors, models, times): it returns data, never fo
 
 from __future__ import annotations
 
+import importlib
 import os
 import sqlite3
 from pathlib import Path
-
-import sqlite_utils
+from typing import TYPE_CHECKING, Any
 
 from listener.errors import ListenerError, StoreError, UsageError
-from listener.store.base import BUSY_TIMEOUT_MS, WriteGroup, utcnow, write
-from listener.store.feeds import (
-    MAX_ERRORS_KEPT,
-    CommentedPost,
-    FeedRow,
-    FeedUpdate,
-    disable_failing_feed,
-    due_feed_rows,
-    ensure_comment_feed,
-    feed_health,
-    feed_rows,
-    feeds_by_id,
-    rebase_schedule,
-    recent_commented_posts,
-    record_error,
-    redirect_state,
-    set_comment_count,
-    sync_feeds,
-    url_in_use,
-)
-from listener.store.items import (
-    PRUNE_BATCH,
-    StoredCounts,
-    count_prunable,
-    count_to_rescore,
-    day_mentions,
-    ensure_thread,
-    first_heard,
-    item_verdict,
-    items_to_rescore,
-    known_hashes,
-    mentions,
-    mood_hours,
-    mood_mentions,
-    prune_items,
-    save_poll,
-    save_rescored,
-)
-from listener.store.ledger import DigestClaim, claim_digest, digest_ledger_status, digest_rows, finish_digest
-from listener.store.schema import MIGRATIONS, migrate, pending
-from listener.store.team import (
-    MARK_FIELDS,
-    add_mark,
-    frequent_critics,
-    item_marks,
-    repeated_spam_keys,
-    repeated_texts,
-    set_team,
-    team_states,
-    threads_owned_by,
-)
-from listener.store.threads import (
-    add_ack,
-    feed_titles,
-    reply_candidates,
-    resolve_thread,
-    row_terms,
-    thread_acks,
-    thread_exists,
-    thread_ids,
-    thread_info,
-    thread_items,
-    thread_of_key,
-    thread_of_url,
-)
+from listener.store.base import BUSY_TIMEOUT_MS, Queries, ReadConnection, WriteGroup, utcnow, write
 from listener.times import iso
+
+if TYPE_CHECKING:
+    import sqlite_utils
+
+    from listener.store.feeds import (
+        MAX_ERRORS_KEPT,
+        CommentedPost,
+        FeedRow,
+        FeedUpdate,
+        disable_failing_feed,
+        due_feed_rows,
+        ensure_comment_feed,
+        feed_health,
+        feed_rows,
+        feeds_by_id,
+        rebase_schedule,
+        recent_commented_posts,
+        record_error,
+        redirect_state,
+        set_comment_count,
+        sync_feeds,
+        url_in_use,
+    )
+    from listener.store.items import (
+        PRUNE_BATCH,
+        StoredCounts,
+        count_prunable,
+        count_to_rescore,
+        day_mentions,
+        ensure_thread,
+        first_heard,
+        item_verdict,
+        items_to_rescore,
+        known_hashes,
+        mentions,
+        mood_hours,
+        mood_mentions,
+        prune_items,
+        save_poll,
+        save_rescored,
+    )
+    from listener.store.ledger import DigestClaim, claim_digest, digest_ledger_status, digest_rows, finish_digest
+    from listener.store.schema import MIGRATIONS, migrate, pending
+    from listener.store.team import (
+        MARK_FIELDS,
+        add_mark,
+        frequent_critics,
+        item_marks,
+        repeated_spam_keys,
+        repeated_texts,
+        set_team,
+        team_states,
+        threads_owned_by,
+    )
+    from listener.store.threads import (
+        add_ack,
+        feed_titles,
+        reply_candidates,
+        resolve_thread,
+        row_terms,
+        thread_acks,
+        thread_exists,
+        thread_ids,
+        thread_info,
+        thread_items,
+        thread_of_key,
+        thread_of_url,
+    )
+
+# Each table module is imported on first use (PEP 562), as the pipeline's are: `listener mentions`
+# then loads items.py and feeds.py, not the alert, digest, team and thread modules.
+_HOME = {
+    "feeds": ("MAX_ERRORS_KEPT", "CommentedPost", "FeedRow", "FeedUpdate", "disable_failing_feed", "due_feed_rows",
+              "ensure_comment_feed", "feed_health", "feed_rows", "feeds_by_id", "rebase_schedule",
+              "recent_commented_posts", "record_error", "redirect_state", "set_comment_count", "sync_feeds",
+              "url_in_use"),
+    "items": ("PRUNE_BATCH", "StoredCounts", "count_prunable", "count_to_rescore", "day_mentions", "ensure_thread",
+              "first_heard", "item_verdict", "items_to_rescore", "known_hashes", "mentions", "mood_hours",
+              "mood_mentions", "prune_items", "save_poll", "save_rescored"),
+    "ledger": ("DigestClaim", "claim_digest", "digest_ledger_status", "digest_rows", "finish_digest"),
+    "schema": ("MIGRATIONS", "migrate", "pending"),
+    "team": ("MARK_FIELDS", "add_mark", "frequent_critics", "item_marks", "repeated_spam_keys", "repeated_texts",
+             "set_team", "team_states", "threads_owned_by"),
+    "threads": ("add_ack", "feed_titles", "reply_candidates", "resolve_thread", "row_terms", "thread_acks",
+                "thread_exists", "thread_ids", "thread_info", "thread_items", "thread_of_key", "thread_of_url"),
+}
+_MODULE_OF = {name: module for module, names in _HOME.items() for name in names}
 
 __all__ = [
     "MARK_FIELDS", "add_mark", "frequent_critics", "item_marks", "repeated_spam_keys", "repeated_texts", "set_team",
     "team_states", "threads_owned_by",
     "BUSY_TIMEOUT_MS", "CommentedPost", "DigestClaim", "FeedRow", "FeedUpdate", "MAX_ERRORS_KEPT",
-    "MIGRATIONS", "PRUNE_BATCH", "StoredCounts", "WriteGroup", "add_ack", "backup", "checkpoint", "claim_digest", "connect",
+    "MIGRATIONS", "PRUNE_BATCH", "Queries", "ReadConnection", "StoredCounts", "WriteGroup", "add_ack", "backup",
+    "checkpoint", "claim_digest", "connect",
     "count_prunable", "count_to_rescore", "day_mentions", "digest_ledger_status", "digest_rows",
     "disable_failing_feed", "due_feed_rows", "ensure_comment_feed", "ensure_thread", "feed_health",
     "feed_rows", "feed_titles", "feeds_by_id", "finish_digest", "first_heard", "iso", "item_verdict", "items_to_rescore",
-    "known_hashes", "mentions", "migrate", "mood_hours", "mood_mentions", "open_db", "pending", "prune_items",
+    "known_hashes", "mentions", "migrate", "mood_hours", "mood_mentions", "open_db", "open_reader", "pending",
+    "prune_items",
     "quick_check", "rebase_schedule", "recent_commented_posts", "record_error", "redirect_state",
     "resolve_thread", "save_poll", "save_rescored", "set_comment_count", "sync_feeds", "thread_acks",
     "reply_candidates", "row_terms", "thread_exists", "thread_ids", "thread_info", "thread_items", "thread_of_key",
@@ -103,8 +128,19 @@ __all__ = [
 ]
 
 
+def __getattr__(name: str) -> Any:
+    module = _MODULE_OF.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"listener.store.{module}"), name)
+    globals()[name] = value
+    return value
+
+
 def connect(path: str | Path) -> sqlite_utils.Database:
     """A connection with listener's settings (WAL, FULL sync, 30 s busy timeout), not migrated."""
+    import sqlite_utils
+
     conn = sqlite3.connect(str(path), isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000,
                            check_same_thread=False)
     conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
@@ -114,27 +150,54 @@ def connect(path: str | Path) -> sqlite_utils.Database:
     return sqlite_utils.Database(conn)
 
 
+def _check_path(path: Path, *, create: bool) -> None:
+    if not create and not path.exists():
+        raise UsageError(f"no database at {path} (run `listener poll` first, or check --db)")
+    if create:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    elif not os.access(path.parent, os.W_OK) and not os.access(path, os.W_OK):
+        raise StoreError(f"cannot open {path}: neither the file nor its folder is writable")
+
+
 def open_db(path: str | Path, *, create: bool = True) -> sqlite_utils.Database:
     """Open and migrate the database; with `create` (commands that write), make it if it is missing.
 
     A read command passes create=False: a mistyped --db is an error naming the file, not a new
     empty database. Migrations take the write lock only when one is pending. Safe in every process.
     """
-    memory = str(path) == ":memory:"
-    if not memory:
+    from listener.store.schema import migrate
+
+    if str(path) != ":memory:":
         path = Path(path)
-        if not create and not path.exists():
-            raise UsageError(f"no database at {path} (run `listener poll` first, or check --db)")
-        if create:
-            path.parent.mkdir(parents=True, exist_ok=True)
-        elif not os.access(path.parent, os.W_OK) and not os.access(path, os.W_OK):
-            raise StoreError(f"cannot open {path}: neither the file nor its folder is writable")
+        _check_path(path, create=create)
     try:
         db = connect(path)
         migrate(db)
     except sqlite3.DatabaseError as exc:
         raise StoreError(f"cannot open the database {path}: {exc}") from exc
     return db
+
+
+def open_reader(path: str | Path) -> Queries:
+    """The database for a command that only reads (`mentions`, `feeds`): a plain connection, checked
+    for pending migrations with one small SELECT. A database that needs one (or `:memory:`, nothing
+    polled yet) goes through open_db, which migrates it, as every other command would."""
+    from listener.store.schema import needs_migrating
+
+    if str(path) == ":memory:":
+        return open_db(path, create=False)
+    path = Path(path)
+    _check_path(path, create=False)
+    try:
+        conn = sqlite3.connect(str(path), isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000)
+        reader = ReadConnection(conn)
+        migrating = needs_migrating(reader)
+    except sqlite3.DatabaseError as exc:
+        raise StoreError(f"cannot open the database {path}: {exc}") from exc
+    if migrating:
+        conn.close()
+        return open_db(path, create=False)
+    return reader
 
 
 def checkpoint(db: sqlite_utils.Database) -> tuple[int, int, int]:

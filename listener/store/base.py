@@ -18,10 +18,12 @@ import sqlite3
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-
-import sqlite_utils
+from typing import TYPE_CHECKING, Any, Protocol
 
 from listener.errors import StoreError
+
+if TYPE_CHECKING:
+    import sqlite_utils
 
 BUSY_TIMEOUT_MS = 30_000
 MAX_ERROR_CHARS = 10_000
@@ -33,6 +35,38 @@ GROUP_SECONDS = 0.5  # ...or once its transaction is this old, whichever comes f
 
 def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
+
+
+class Queries(Protocol):
+    """What a read needs of a connection: sqlite_utils.Database has it, and so has the lighter
+    ReadConnection that `listener mentions` and `listener feeds` use."""
+
+    def execute(self, sql: str, parameters: Any = ..., /) -> sqlite3.Cursor: ...
+
+    def query(self, sql: str, params: Any = ..., /) -> Iterator[dict[str, Any]]: ...
+
+    def close(self) -> None: ...
+
+
+class ReadConnection:
+    """A plain sqlite3 connection with sqlite-utils' `query` (rows as dicts) for the read commands:
+    making a sqlite_utils.Database costs ~70 ms (its import, then its plugin scan of every installed
+    package), most of a command whose query takes a millisecond."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    def execute(self, sql: str, parameters: Any = (), /) -> sqlite3.Cursor:
+        return self.conn.execute(sql, parameters)
+
+    def query(self, sql: str, params: Any = (), /) -> Iterator[dict[str, Any]]:
+        cursor = self.conn.execute(sql, params or ())
+        keys = [column[0] for column in cursor.description]
+        for row in cursor:
+            yield dict(zip(keys, row))
+
+    def close(self) -> None:
+        self.conn.close()
 
 
 def _begin(db: sqlite_utils.Database, attempts: int = 3) -> None:

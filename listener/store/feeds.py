@@ -5,13 +5,14 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
-
-import sqlite_utils
+from typing import TYPE_CHECKING, Any
 
 from listener.models import FeedSpec
-from listener.store.base import MAX_ERROR_CHARS, utcnow, write
+from listener.store.base import MAX_ERROR_CHARS, Queries, utcnow, write
 from listener.times import iso, parse_iso
+
+if TYPE_CHECKING:
+    import sqlite_utils
 
 MAX_ERRORS_KEPT = 200
 
@@ -239,7 +240,7 @@ def rebase_schedule(db: sqlite_utils.Database, now: dt.datetime) -> int:
     return len(moved)
 
 
-def feed_health(db: sqlite_utils.Database, *, include_comment_feeds: bool = False,
+def feed_health(db: Queries, *, include_comment_feeds: bool = False,
                 failing_after: int | None = None) -> list[dict[str, Any]]:
     """One row per feed: when it was polled, how it went, and when it is due next.
 

@@ -7,16 +7,17 @@ import json
 import sqlite3
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
-
-import sqlite_utils
+from typing import TYPE_CHECKING, Any
 
 from listener import lifeline
 from listener.errors import UsageError
 from listener.models import ItemPlacement, ScoredItem, Sentiment, TextCues, Verdict
-from listener.store.base import write
+from listener.store.base import Queries, write
 from listener.store.feeds import FeedUpdate
 from listener.times import iso, parse_iso
+
+if TYPE_CHECKING:
+    import sqlite_utils
 
 _FAULT = lifeline.FaultHook("kill_after_items")
 
@@ -220,7 +221,7 @@ def _verdict(row: dict[str, Any]) -> dict[str, Any]:
     return row
 
 
-def _with_marks(db: sqlite_utils.Database, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _with_marks(db: Queries, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """A person's marks win over the scorer's verdict and are listed first in `why`, as marked."""
     ids = [row["id"] for row in rows]
     if not ids:
@@ -250,7 +251,7 @@ def _terms(row: dict[str, Any]) -> dict[str, Any]:
     return row
 
 
-def mentions(db: sqlite_utils.Database, *, since: dt.datetime | None = None, term: str | None = None,
+def mentions(db: Queries, *, since: dt.datetime | None = None, term: str | None = None,
              feed: str | None = None, negative_at_most: float | None = None,
              limit: int | None = 50, search: str | None = None) -> list[dict[str, Any]]:
     """Recent hits, newest first. `feed` matches a configured feed's name, its comment feeds included.

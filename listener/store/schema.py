@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-import sqlite_utils
-
-from listener.store.alerts import create_alert_tables
-from listener.store.base import utcnow, write
+from listener.store.base import Queries, utcnow, write
 from listener.times import iso
+
+if TYPE_CHECKING:
+    import sqlite_utils
 
 log = logging.getLogger(__name__)
 
@@ -103,6 +104,8 @@ def _m005_ack_covers(db: sqlite_utils.Database) -> None:
 
 def _m006_alerts(db: sqlite_utils.Database) -> None:
     """The alert ledger and its deliveries (store/alerts.py)."""
+    from listener.store.alerts import create_alert_tables
+
     create_alert_tables(db)
 
 
@@ -179,22 +182,32 @@ def migration_name(number: int, migration: Callable[[sqlite_utils.Database], Non
     return f"m{number:03d}_{migration.__name__.lstrip('_').split('_', 1)[1]}"
 
 
-def pending(db: sqlite_utils.Database) -> list[str]:
-    """Names of the migrations this database has not run yet (a read: takes no lock)."""
+def _recorded(db: Queries) -> list[str] | None:
+    """The names in `_migrations` as recorded (legacy ones too), None when there is no such table."""
     if not db.execute("SELECT 1 FROM sqlite_master WHERE name = '_migrations'").fetchone():
-        return [migration_name(n, m) for n, m in enumerate(MIGRATIONS, 1)]
-    done = {LEGACY_NAMES.get(row[0], row[0]) for row in db.execute("SELECT name FROM _migrations")}
+        return None
+    return [row[0] for row in db.execute("SELECT name FROM _migrations")]
+
+
+def _pending(recorded: list[str] | None) -> list[str]:
+    done = {LEGACY_NAMES.get(name, name) for name in recorded or ()}
     return [name for n, m in enumerate(MIGRATIONS, 1) if (name := migration_name(n, m)) not in done]
 
 
-def _legacy_recorded(db: sqlite_utils.Database) -> bool:
-    marks = ",".join("?" * len(LEGACY_NAMES))
-    return db.execute(f"SELECT 1 FROM _migrations WHERE name IN ({marks}) LIMIT 1", list(LEGACY_NAMES)).fetchone() is not None
+def pending(db: Queries) -> list[str]:
+    """Names of the migrations this database has not run yet (a read: takes no lock)."""
+    return _pending(_recorded(db))
+
+
+def needs_migrating(db: Queries) -> bool:
+    """A migration to run or a legacy name to rename: the check every open makes, two tiny reads."""
+    recorded = _recorded(db)
+    return bool(_pending(recorded)) or any(name in LEGACY_NAMES for name in recorded or ())
 
 
 def migrate(db: sqlite_utils.Database) -> None:
     """Run every numbered migration not yet recorded, each in its own transaction."""
-    if not pending(db) and not _legacy_recorded(db):
+    if not needs_migrating(db):
         return
     with write(db):
         db.execute("CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at TEXT)")
