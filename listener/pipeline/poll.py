@@ -13,7 +13,8 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, wait
-from dataclasses import dataclass, field
+from functools import cached_property
+from typing import TYPE_CHECKING
 
 import sqlite_utils
 
@@ -22,11 +23,10 @@ from listener.errors import FetchError, ListenerError, ParseError, StoreError, U
 from listener.fetch import IDLE_AFTER, Fetcher, FetchJob
 from listener.lock import hold_lock
 from listener.match import compile_watchlist
-from listener.models import Config, FetchResult, ItemPlacement, ScoredItem
+from listener.models import Config, FetchResult, ItemPlacement, Judging, ScoredItem
 from listener.netpolicy import LinkPolicy, local_path
-from listener.pipeline.alerts import AlertRunSummary, alert_after_cycle, feed_states
-from listener.pipeline.conversations import StoredThreads
-from listener.pipeline.workers import ParsePool, ProcessedFeed, judging_for
+from listener.pipeline.outcomes import FeedOutcome, PollSummary
+from listener.pipeline.pool import ParsePool
 from listener.schedule import (
     DISABLE_AFTER,
     FAILING_AFTER_ERRORS,
@@ -36,60 +36,15 @@ from listener.schedule import (
 )
 from listener.text import canonical_url, human_duration
 from listener.threads import ThreadRef, assign_threads
-from listener.triage import is_staff, staff_set
+
+if TYPE_CHECKING:
+    from listener.pipeline.alerts import AlertRunSummary
+    from listener.pipeline.workers import ProcessedFeed
 
 log = logging.getLogger(__name__)
 
 WORKERS_FROM_FEEDS = 8  # a cycle with fewer feeds parses in-process
 INLINE_BYTES = 256 * 1024  # ...unless a body is at least this large
-
-
-@dataclass
-class FeedOutcome:
-    """What happened to one feed in a cycle, for the progress bar and the summary."""
-
-    name: str
-    kind: str
-    status: str  # ok, not_modified, degraded, error, gone
-    new: int = 0
-    updated: int = 0
-    new_hits: int = 0
-    error: str | None = None
-    error_kind: str | None = None
-
-
-@dataclass
-class PollSummary:
-    outcomes: list[FeedOutcome] = field(default_factory=list)
-    elapsed: float = 0.0
-    alerts: AlertRunSummary | None = None  # None: no alerts configured
-
-    def count(self, *statuses: str, kind: str | None = None) -> int:
-        return sum(1 for o in self.outcomes if o.status in statuses and (kind is None or o.kind == kind))
-
-    @property
-    def new_items(self) -> int:
-        return sum(o.new for o in self.outcomes)
-
-    @property
-    def new_hits(self) -> int:
-        return sum(o.new_hits for o in self.outcomes)
-
-    @property
-    def failed(self) -> list[FeedOutcome]:
-        return [o for o in self.outcomes if o.status in ("error", "gone")]
-
-    @property
-    def not_stored(self) -> list[FeedOutcome]:
-        """Feeds whose items could not be written: our problem (a full disk), not the feed's."""
-        return [o for o in self.failed if o.error_kind == "store"]
-
-    def line(self) -> str:
-        feeds = sum(1 for o in self.outcomes if o.kind == "feed")
-        comments = len(self.outcomes) - feeds
-        return (f"polled {feeds} feeds and {comments} comment feeds in {self.elapsed:.1f}s: "
-                f"{self.new_items} new items, {self.new_hits} new mentions, "
-                f"{self.count('not_modified')} not modified, {len(self.failed)} failed")
 
 
 class PollCycle:
@@ -102,8 +57,6 @@ class PollCycle:
         self.fetcher = fetcher
         self.pool = pool
         self.watchlist = compile_watchlist(config.watch)
-        self.judging = judging_for(config)
-        self.staff = staff_set(config.staff_authors)
         self.intervals = {spec.name: spec.every or config.poll_every for spec in config.feeds}
         self.comment_feeds_of = {spec.name for spec in config.feeds if spec.comments}
         self.verify_tls = {spec.name: spec.verify_tls for spec in config.feeds}
@@ -116,6 +69,20 @@ class PollCycle:
         self.waiting_bodies = 4 * (pool.workers if pool else 2)
         self._outcomes: list[FeedOutcome] = []
         self._unsettled: list[tuple[int, store.FeedRow]] = []  # index in _outcomes, feed: not committed yet
+
+    # The parser, the verdict and triage load at the first body: a cycle of 304s never needs them.
+
+    @cached_property
+    def judging(self) -> Judging:
+        from listener.pipeline.workers import judging_for
+
+        return judging_for(self.config)
+
+    @cached_property
+    def staff(self) -> frozenset[str]:
+        from listener.triage import staff_set
+
+        return staff_set(self.config.staff_authors)
 
     def run(self, feeds: Sequence[store.FeedRow]) -> list[FeedOutcome]:
         """Fetch, process and store `feeds`; one feed's failure never stops the others."""
@@ -333,6 +300,11 @@ class PollCycle:
 
     def _placements(self, feed: store.FeedRow, items: Sequence[ScoredItem]) -> dict[str, ItemPlacement]:
         """Each item's thread and whether staff wrote it, decided before the write transaction."""
+        if not items:
+            return {}
+        from listener.pipeline.conversations import StoredThreads
+        from listener.triage import is_staff
+
         comment_thread = None
         if feed.kind == "comments" and feed.thread_id:
             comment_thread = ThreadRef(feed.thread_id, feed.thread_id, False)
@@ -422,7 +394,7 @@ def poll(config: Config, *, names: Sequence[str] = (), force: bool = False,
         db = store.open_db(config.database)
         try:
             store.sync_feeds(db, config.feeds)
-            before = feed_states(db) if config.alerts else {}
+            before = _feed_states(db, config)
             feeds = store.due_feed_rows(db, names=names, force=force, now=store.utcnow())
             owned_pool = pool is None
             pool = pool or ParsePool()
@@ -440,10 +412,30 @@ def poll(config: Config, *, names: Sequence[str] = (), force: bool = False,
             finally:
                 if owned_pool:
                     pool.close()
-            summary.alerts = alert_after_cycle(db, config, before, now=store.utcnow())
+            summary.alerts = _alerts_after(db, config, before)
         finally:
             db.close()
     summary.elapsed = time.monotonic() - started
     log.info("%s", summary.line())
     return summary
 
+
+
+
+# Alerts load only when configured (listener.pipeline.alerts brings the triage queues with it).
+
+def _feed_states(db: sqlite_utils.Database, config: Config) -> dict[str, tuple[str, str | None]]:
+    if config.alerts is None:
+        return {}
+    from listener.pipeline.alerts import feed_states
+
+    return feed_states(db)
+
+
+def _alerts_after(db: sqlite_utils.Database, config: Config,
+                  before: dict[str, tuple[str, str | None]]) -> AlertRunSummary | None:
+    if config.alerts is None:
+        return None
+    from listener.pipeline.alerts import alert_after_cycle
+
+    return alert_after_cycle(db, config, before, now=store.utcnow())
