@@ -71,4 +71,6 @@ def test_a_repoll_with_one_changed_feed_still_parses_and_scores_it(tmp_path, fee
     assert "1 new items, 1 new mentions, 9 not modified, 0 failed" in again["stdout"]
     with sqlite3.connect(tmp_path / "listener.db") as conn:
         assert conn.execute("SELECT etag FROM feeds WHERE name = 'F4'").fetchone() == ('"e4b"',)
-        assert conn.execute("SELECT sentiment IS NOT NULL, verdict_version IS NOT NULL, thread_id IS NOT NULL FROM items WHERE key LIKE '%new%'").fetchall() == [(1, 1, 1)]
+        scored = conn.execute("SELECT sentiment IS NOT NULL, verdict_version IS NOT NULL, thread_id IS NOT NULL"
+                              " FROM items WHERE key LIKE '%new%'").fetchall()
+    assert scored == [(1, 1, 1)]

@@ -33,7 +33,7 @@ from typing import Any, Generic, TypeVar
 import httpx
 
 from listener.errors import FetchError
-from listener.fetch.deadline import _new_client
+from listener.fetch.deadline import _ClientSession, _new_session, _Session
 from listener.fetch.hosts import _HostSlots, _job_host
 from listener.fetch.http import ACCEPT, USER_AGENT, _fetch_http  # noqa: F401 - ACCEPT, USER_AGENT: part of fetch's API
 from listener.fetch.local import _fetch_file, _is_local
@@ -85,8 +85,8 @@ def fetch_feed(
     if policy is not None and (reason := policy.refusal(url)):
         raise FetchError("refused", reason)
     if client is not None and verify_tls and policy is None:
-        return _fetch_http(url, etag, last_modified, limits, client, _HostSlots(None))
-    with _new_client(limits, verify=verify_tls) as own:
+        return _fetch_http(url, etag, last_modified, limits, _ClientSession(client), _HostSlots(None))
+    with _new_session(limits, verify=verify_tls) as own:
         return _fetch_http(url, etag, last_modified, limits, own, _HostSlots(None), policy)
 
 
@@ -100,7 +100,7 @@ class Fetcher:
     def __init__(self, limits: FetchLimits = FetchLimits()) -> None:
         self.limits = limits
         self._slots = _HostSlots(limits.per_host)
-        self._clients: dict[tuple[bool, bool], httpx.Client] = {}
+        self._sessions: dict[tuple[bool, bool], _Session] = {}
         self._lock = threading.Lock()
 
     def fetch(
@@ -122,8 +122,8 @@ class Fetcher:
             raise FetchError("refused", reason)
         if _is_local(url):
             return _fetch_file(url, last_modified=last_modified, limits=self.limits)
-        client = self._client(verify_tls, guarded=policy is not None)
-        return _fetch_http(url, etag, last_modified, self.limits, client, self._slots, policy)
+        session = self._session(verify_tls, guarded=policy is not None)
+        return _fetch_http(url, etag, last_modified, self.limits, session, self._slots, policy)
 
     def fetch_many(
         self, jobs: Iterable[FetchJob[K]], *, on_idle: Callable[[], None] | None = None,
@@ -189,9 +189,9 @@ class Fetcher:
 
     def close(self) -> None:
         with self._lock:
-            clients, self._clients = list(self._clients.values()), {}
-        for client in clients:
-            client.close()
+            sessions, self._sessions = list(self._sessions.values()), {}
+        for session in sessions:
+            session.close()
 
     def __enter__(self) -> Fetcher:
         return self
@@ -204,11 +204,11 @@ class Fetcher:
     ) -> None:
         self.close()
 
-    def _client(self, verify: bool, *, guarded: bool = False) -> httpx.Client:
+    def _session(self, verify: bool, *, guarded: bool = False) -> _Session:
         with self._lock:
-            if (verify, guarded) not in self._clients:
-                self._clients[verify, guarded] = _new_client(self.limits, verify=verify, keep_alive=not guarded)
-            return self._clients[verify, guarded]
+            if (verify, guarded) not in self._sessions:
+                self._sessions[verify, guarded] = _new_session(self.limits, verify=verify, keep_alive=not guarded)
+            return self._sessions[verify, guarded]
 
     def _outcome(self, job: FetchJob[Any]) -> FetchResult | FetchError:
         try:
