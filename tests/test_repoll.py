@@ -13,7 +13,8 @@ from conftest import run_cli
 from feedgen import Entry, Watchlist, rss
 
 NEVER_FOR_304S = ("feedparser", "numpy", "vaderSentiment", "jinja2", "apscheduler", "apprise", "listener.verdict",
-                  "listener.parse", "listener.pipeline.workers", "listener.triage", "listener.pipeline.alerts")
+                  "listener.parse", "listener.pipeline.workers", "listener.triage", "listener.pipeline.alerts",
+                  "httpx._main", "rich", "pygments")  # the last three: httpx's command-line client
 PROBE = """
 import json, runpy, sys
 sys.argv = ["listener", *json.loads(sys.argv[1])]

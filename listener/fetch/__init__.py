@@ -19,6 +19,10 @@ feed URL says. SSL_CERT_FILE / SSL_CERT_DIR are still honoured.
 
 from __future__ import annotations
 
+import listener.fetch.lean  # noqa: F401 - first: httpx without its command-line client
+
+# isort: split
+
 import logging
 import queue
 import threading
