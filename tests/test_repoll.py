@@ -137,3 +137,33 @@ def test_batched_304s_whose_write_fails_are_store_failures_and_keep_their_valida
         rows = conn.execute("SELECT name, etag, status, error_kind FROM feeds ORDER BY name").fetchall()
     assert rows == [("F0", '"n0"', "ok", None), ("F1", '"n1"', "ok", None), ("F2", '"n2"', "ok", None),
                     ("F3", '"e3"', "error", "store"), ("F4", '"e4"', "error", "store")]
+
+
+def test_syncing_an_unchanged_config_writes_nothing_and_changes_still_land(db):
+    """sync_feeds runs every poll: with feeds.yaml as it was it changes no row (it used to rewrite
+    them all); a removed feed goes inactive, a re-added one active, a new URL clears the validators."""
+    from listener import store
+    from listener.models import FeedSpec
+
+    specs = [FeedSpec("A", "https://a.example/feed"), FeedSpec("B", "https://b.example/feed")]
+    store.sync_feeds(db, specs)
+    with store.write(db):
+        db.execute("UPDATE feeds SET etag = '\"v1\"', url = 'https://moved.example/a' WHERE name = 'A'")
+        db.execute("UPDATE feeds SET etag = '\"v1\"' WHERE name = 'B'")
+    before = db.conn.total_changes
+    store.sync_feeds(db, specs)
+    assert db.conn.total_changes == before
+
+    def rows() -> list[tuple]:
+        return db.execute("SELECT name, url, config_url, etag, match_all, active FROM feeds ORDER BY name").fetchall()
+
+    assert rows() == [("A", "https://moved.example/a", "https://a.example/feed", '"v1"', 0, 1),
+                      ("B", "https://b.example/feed", "https://b.example/feed", '"v1"', 0, 1)]
+    store.sync_feeds(db, [FeedSpec("A", "https://a.example/feed", match="all")])
+    assert rows() == [("A", "https://moved.example/a", "https://a.example/feed", '"v1"', 1, 1),
+                      ("B", "https://b.example/feed", "https://b.example/feed", '"v1"', 0, 0)]
+    store.sync_feeds(db, [FeedSpec("A", "https://a.example/new"), FeedSpec("B", "https://b.example/feed"),
+                          FeedSpec("C", "https://c.example/feed")])
+    assert rows() == [("A", "https://a.example/new", "https://a.example/new", None, 0, 1),
+                      ("B", "https://b.example/feed", "https://b.example/feed", '"v1"', 0, 1),
+                      ("C", "https://c.example/feed", "https://c.example/feed", None, 0, 1)]
