@@ -148,7 +148,7 @@ class Fetcher:
         workers = self.limits.workers
         hand_off = _HandOff(waiting, workers=workers, most=workers + (workers if ahead is None else max(ahead, 0)))
         threads = [threading.Thread(target=self._work, args=(hand_off,), name=f"listener-fetch-{n}")
-                   for n in range(min(workers, total))]
+                   for n in range(min(workers, waiting.most_at_once()))]
         for thread in threads:
             thread.start()
         try:
@@ -276,6 +276,12 @@ class _HostQueue(Generic[K]):
 
     def done(self, job: FetchJob[K]) -> None:
         self._running[_job_host(job.url)] -= 1
+
+    def most_at_once(self) -> int:
+        """How many of the jobs could run at once: a thread more would only wait (and hold memory:
+        each fetching thread keeps its own malloc arena)."""
+        return sum(len(waiting) if host is None else min(len(waiting), self._per_host)
+                   for host, waiting in self._waiting.items())
 
     @property
     def count(self) -> int:
