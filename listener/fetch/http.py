@@ -14,7 +14,7 @@ import httpx
 from listener import __version__
 from listener.errors import FetchError
 from listener.fetch.deadline import _ClientSession, _Deadline, _guarded, _Session
-from listener.fetch.hosts import _host_key, _HostSlots
+from listener.fetch.hosts import _host_key, _HostSlots, _parsed_url
 from listener.fetch.local import _too_large
 from listener.models import FetchLimits, FetchResult
 from listener.netpolicy import LinkPolicy
@@ -116,7 +116,7 @@ def _finish(
 
 def _parse_url(url: str) -> httpx.URL:
     try:
-        parsed = httpx.URL(url)
+        parsed = _parsed_url(url)
     except (httpx.InvalidURL, TypeError) as exc:
         raise FetchError("bad_url", f"invalid URL {url!r}: {exc}") from exc
     if parsed.scheme not in ("http", "https") or not parsed.host:
