@@ -19,7 +19,7 @@ feed URL says. SSL_CERT_FILE / SSL_CERT_DIR are still honoured.
 
 from __future__ import annotations
 
-import listener.fetch.lean  # noqa: F401 - first: httpx without its command-line client
+import listener.fetch.httpx_without_cli  # noqa: F401 - first: httpx loads without its command-line client
 
 # isort: split
 
