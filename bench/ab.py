@@ -17,7 +17,7 @@ from pathlib import Path
 
 from bench import farm, peers, servers
 from bench.proctree import run_measured
-from bench.run import child_env
+from bench.run import child_env, compile_bytecode
 
 
 def main(argv: list[str]) -> int:
@@ -26,6 +26,7 @@ def main(argv: list[str]) -> int:
         return 2
     systems = {"base": argv[0], "new": argv[1]}
     feeds, repeats = int(os.environ.get("AB_FEEDS", "300")), int(os.environ.get("AB_REPEATS", "3"))
+    compile_bytecode()  # this checkout's; an install given as BASE has its own, as pip wrote it
     scratch = Path(tempfile.mkdtemp(prefix="listener-ab-"))
     the_farm = farm.build_farm(scratch / "farm", feeds)
     seconds: dict[tuple[str, str], list[float]] = {(s, k): [] for s in systems for k in ("first", "304")}

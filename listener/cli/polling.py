@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import shutil
 import sys
@@ -58,6 +59,7 @@ def poll(ctx: click.Context, names: tuple[str, ...], force: bool, wait: float) -
     with _Progress(enabled=sys.stderr.isatty() and not ctx.meta["quiet"]) as progress:
         summary = pipeline.poll(state.config, names=names, force=force, lock_wait=wait,
                                 on_outcome=progress.update, on_plan=progress.plan)
+    gc.freeze()  # the process ends next: its last collection need not walk every object (~30 ms at 1,000 feeds)
     if not ctx.meta["quiet"]:
         click.echo(summary.line())  # each failure was logged once, as it happened
         if summary.alerts is not None and ctx.meta["verbose"]:

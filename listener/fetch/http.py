@@ -13,8 +13,8 @@ import httpx
 
 from listener import __version__
 from listener.errors import FetchError
-from listener.fetch.deadline import _Deadline, _guarded
-from listener.fetch.hosts import _host_key, _HostSlots
+from listener.fetch.deadline import _ClientSession, _Deadline, _guarded, _Session
+from listener.fetch.hosts import _host_key, _HostSlots, _parsed_url
 from listener.fetch.local import _too_large
 from listener.models import FetchLimits, FetchResult
 from listener.netpolicy import LinkPolicy
@@ -46,7 +46,7 @@ def _fetch_http(
     etag: str | None,
     last_modified: str | None,
     limits: FetchLimits,
-    client: httpx.Client,
+    session: _Session | _ClientSession,
     slots: _HostSlots,
     policy: LinkPolicy | None = None,
 ) -> FetchResult:
@@ -61,8 +61,8 @@ def _fetch_http(
         for _ in range(limits.max_redirects + 1):
             with slots.hold(_host_key(current), timeout=deadline.remaining()):
                 deadline.start()  # waiting for the first slot is queueing, not fetching
-                with deadline.bound(), _guarded(policy), client.stream(
-                    "GET", current, headers=headers, timeout=deadline.timeouts()
+                with deadline.bound(), _guarded(policy), session.stream(
+                    current, headers, deadline.timeouts()
                 ) as response:
                     location = _redirect_location(response)
                     if location is None:
@@ -116,7 +116,7 @@ def _finish(
 
 def _parse_url(url: str) -> httpx.URL:
     try:
-        parsed = httpx.URL(url)
+        parsed = _parsed_url(url)
     except (httpx.InvalidURL, TypeError) as exc:
         raise FetchError("bad_url", f"invalid URL {url!r}: {exc}") from exc
     if parsed.scheme not in ("http", "https") or not parsed.host:

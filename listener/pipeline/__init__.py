@@ -1,6 +1,7 @@
 """The only package that wires stages together; the CLI and the daemon call what it exports.
 
-    workers.py        parse, match and score one feed body, on a process pool (the CPU part)
+    workers.py        parse, match and score one feed body (the CPU part)
+    pool.py           the process pool that runs workers.py on every core, loading it only once needed
     poll.py           one poll cycle: due feeds -> fetched -> processed -> stored, comment feeds
     conversations.py  stored items -> thread summaries, the conversation, acks
     day.py            the day's report and digest, rendered and delivered
@@ -30,9 +31,10 @@ if TYPE_CHECKING:
     )
     from listener.pipeline.day import day_report, render_report, run_digest
     from listener.pipeline.poll import FeedOutcome, PollCycle, PollSummary, poll
+    from listener.pipeline.pool import ParsePool
     from listener.pipeline.rescore import RescoreProgress, explain, rescore
     from listener.pipeline.upkeep import PrunePlan, feed_health, feed_overview, import_opml, prune, prune_plan
-    from listener.pipeline.workers import ParsePool, ProcessedFeed, content_hash, process_body
+    from listener.pipeline.workers import ProcessedFeed, content_hash, process_body
 
 _HOME = {
     "conversations": ("ThreadDetail", "ack_thread", "mark_item", "set_team", "thread_detail", "thread_summaries"),
@@ -40,7 +42,8 @@ _HOME = {
     "day": ("day_report", "render_report", "run_digest"),
     "poll": ("FeedOutcome", "PollCycle", "PollSummary", "poll"),
     "upkeep": ("PrunePlan", "feed_health", "feed_overview", "import_opml", "prune", "prune_plan"),
-    "workers": ("ParsePool", "ProcessedFeed", "content_hash", "process_body"),
+    "pool": ("ParsePool",),
+    "workers": ("ProcessedFeed", "content_hash", "process_body"),
 }
 _MODULE_OF = {name: module for module, names in _HOME.items() for name in names}
 

@@ -13,7 +13,8 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, wait
-from dataclasses import dataclass, field
+from functools import cached_property
+from typing import TYPE_CHECKING
 
 import sqlite_utils
 
@@ -22,11 +23,11 @@ from listener.errors import FetchError, ListenerError, ParseError, StoreError, U
 from listener.fetch import IDLE_AFTER, Fetcher, FetchJob
 from listener.lock import hold_lock
 from listener.match import compile_watchlist
-from listener.models import Config, FetchResult, ItemPlacement, ScoredItem
-from listener.netpolicy import LinkPolicy, local_path
-from listener.pipeline.alerts import AlertRunSummary, alert_after_cycle, feed_states
-from listener.pipeline.conversations import StoredThreads
-from listener.pipeline.workers import ParsePool, ProcessedFeed, judging_for
+from listener.models import Config, FetchResult, ItemPlacement, Judging, ScoredItem
+from listener.netpolicy import LinkPolicy
+from listener.pipeline.comments import due_comment_feeds
+from listener.pipeline.outcomes import FeedOutcome, PollSummary
+from listener.pipeline.pool import ParsePool
 from listener.schedule import (
     DISABLE_AFTER,
     FAILING_AFTER_ERRORS,
@@ -34,62 +35,18 @@ from listener.schedule import (
     next_poll_after_failure,
     next_poll_after_success,
 )
-from listener.text import canonical_url, human_duration
+from listener.text import human_duration
 from listener.threads import ThreadRef, assign_threads
-from listener.triage import is_staff, read_cues, staff_set
+
+if TYPE_CHECKING:
+    from listener.pipeline.alerts import AlertRunSummary
+    from listener.pipeline.workers import ProcessedFeed
 
 log = logging.getLogger(__name__)
 
 WORKERS_FROM_FEEDS = 8  # a cycle with fewer feeds parses in-process
 INLINE_BYTES = 256 * 1024  # ...unless a body is at least this large
-
-
-@dataclass
-class FeedOutcome:
-    """What happened to one feed in a cycle, for the progress bar and the summary."""
-
-    name: str
-    kind: str
-    status: str  # ok, not_modified, degraded, error, gone
-    new: int = 0
-    updated: int = 0
-    new_hits: int = 0
-    error: str | None = None
-    error_kind: str | None = None
-
-
-@dataclass
-class PollSummary:
-    outcomes: list[FeedOutcome] = field(default_factory=list)
-    elapsed: float = 0.0
-    alerts: AlertRunSummary | None = None  # None: no alerts configured
-
-    def count(self, *statuses: str, kind: str | None = None) -> int:
-        return sum(1 for o in self.outcomes if o.status in statuses and (kind is None or o.kind == kind))
-
-    @property
-    def new_items(self) -> int:
-        return sum(o.new for o in self.outcomes)
-
-    @property
-    def new_hits(self) -> int:
-        return sum(o.new_hits for o in self.outcomes)
-
-    @property
-    def failed(self) -> list[FeedOutcome]:
-        return [o for o in self.outcomes if o.status in ("error", "gone")]
-
-    @property
-    def not_stored(self) -> list[FeedOutcome]:
-        """Feeds whose items could not be written: our problem (a full disk), not the feed's."""
-        return [o for o in self.failed if o.error_kind == "store"]
-
-    def line(self) -> str:
-        feeds = sum(1 for o in self.outcomes if o.kind == "feed")
-        comments = len(self.outcomes) - feeds
-        return (f"polled {feeds} feeds and {comments} comment feeds in {self.elapsed:.1f}s: "
-                f"{self.new_items} new items, {self.new_hits} new mentions, "
-                f"{self.count('not_modified')} not modified, {len(self.failed)} failed")
+NOT_MODIFIED_BATCH = 100  # plain 304s written in one statement
 
 
 class PollCycle:
@@ -102,8 +59,6 @@ class PollCycle:
         self.fetcher = fetcher
         self.pool = pool
         self.watchlist = compile_watchlist(config.watch)
-        self.judging = judging_for(config)
-        self.staff = staff_set(config.staff_authors)
         self.intervals = {spec.name: spec.every or config.poll_every for spec in config.feeds}
         self.comment_feeds_of = {spec.name for spec in config.feeds if spec.comments}
         self.verify_tls = {spec.name: spec.verify_tls for spec in config.feeds}
@@ -116,6 +71,21 @@ class PollCycle:
         self.waiting_bodies = 4 * (pool.workers if pool else 2)
         self._outcomes: list[FeedOutcome] = []
         self._unsettled: list[tuple[int, store.FeedRow]] = []  # index in _outcomes, feed: not committed yet
+        self._not_modified: list[tuple[store.FeedRow, store.NotModified]] = []  # 304s not written yet
+
+    # The parser, the verdict and triage load at the first body: a cycle of 304s never needs them.
+
+    @cached_property
+    def judging(self) -> Judging:
+        from listener.pipeline.workers import judging_for
+
+        return judging_for(self.config)
+
+    @cached_property
+    def staff(self) -> frozenset[str]:
+        from listener.triage import staff_set
+
+        return staff_set(self.config.staff_authors)
 
     def run(self, feeds: Sequence[store.FeedRow]) -> list[FeedOutcome]:
         """Fetch, process and store `feeds`; one feed's failure never stops the others."""
@@ -131,6 +101,8 @@ class PollCycle:
                 if isinstance(result, FetchError):
                     self._done(feed, self._failed(feed, result.kind, str(result), result.status,
                                                   result.retry_after, gone=result.kind == "gone"))
+                elif result.not_modified and not result.permanent_redirect and feed.id not in self.comment_counts:
+                    self._unchanged(feed, result)
                 elif result.not_modified:
                     self._done(feed, self._store(feed, result, None))
                 else:
@@ -159,8 +131,34 @@ class PollCycle:
             if committed:
                 self._announce()
 
+    def _unchanged(self, feed: store.FeedRow, result: FetchResult) -> None:
+        """A plain 304 (no redirect, no comment count to record): its row waits to be written with
+        others in one statement (store.save_not_modified), always before the group commits."""
+        now = store.utcnow()
+        next_poll = next_poll_after_success(now, self._interval(feed), floor=self.config.min_interval,
+                                            hint=hinted_interval(result.headers, ttl_seconds=None, now=now))
+        self._not_modified.append((feed, store.NotModified(feed.id, result.etag, result.last_modified, next_poll, now)))
+        if len(self._not_modified) >= NOT_MODIFIED_BATCH:
+            self._write_not_modified()
+
+    def _write_not_modified(self) -> None:
+        batch, self._not_modified = self._not_modified, []
+        if not batch:
+            return
+        try:
+            self.group.open()
+            store.save_not_modified(self.db, [answer for _, answer in batch])
+        except Exception as exc:  # noqa: BLE001 - disk full, locked for too long: validators stay old
+            log.debug("storing %d unchanged feeds failed", len(batch), exc_info=True)  # _failed logs each
+            for feed, _ in batch:
+                self._done(feed, self._failed(feed, "store", f"{type(exc).__name__}: {exc}", 304, None))
+            return
+        for feed, _ in batch:
+            self._done(feed, FeedOutcome(feed.name, feed.kind, "not_modified"))
+
     def _settle(self) -> None:
         """Commit the group now (the cycle is about to wait, or ends)."""
+        self._write_not_modified()
         try:
             self.group.commit()
         except Exception as exc:  # noqa: BLE001 - a failed COMMIT is every unit's store failure
@@ -333,6 +331,11 @@ class PollCycle:
 
     def _placements(self, feed: store.FeedRow, items: Sequence[ScoredItem]) -> dict[str, ItemPlacement]:
         """Each item's thread and whether staff wrote it, decided before the write transaction."""
+        if not items:
+            return {}
+        from listener.pipeline.conversations import StoredThreads
+        from listener.triage import is_staff, read_cues
+
         comment_thread = None
         if feed.kind == "comments" and feed.thread_id:
             comment_thread = ThreadRef(feed.thread_id, feed.thread_id, False)
@@ -349,64 +352,12 @@ class PollCycle:
 
     # --- comment feeds ------------------------------------------------------------------------
 
-    def _may_follow(self, parent: store.FeedRow, url: str, post_url: str | None) -> bool:
-        """A post's comment feed, unless it is the feed itself (its posts would be stored twice)
-        or the link policy refuses it (RELIABILITY A14: the URL came from the feed's content)."""
-        own = local_path(parent.url)
-        if (own is not None and local_path(url) == own) or canonical_url(url) == canonical_url(parent.url):
-            log.debug("%s: a post names the feed itself as its comment feed: not followed", parent.name)
-            return False
-        policy = LinkPolicy.for_feed(parent.url, post_urls=[post_url],
-                                     allow_hosts=self.config.comments.allow_hosts)
-        if (reason := policy.refusal(url)) is not None:
-            log.warning("%s: not following the comment feed %s: %s", parent.name, url[:200], reason)
-            return False
-        return True
-
     def comment_feeds_due(self, parents: Sequence[store.FeedRow], *, force: bool) -> list[store.FeedRow]:
-        """The comment feeds worth fetching now: recent posts whose comment count moved, or that are due.
-
-        A post's comment feed is skipped while its slash:comments / thr:total count is unchanged since
-        the last fetch that was stored (and not followed at all while that count is 0); a post
-        without a count is fetched on its schedule. Fetches are conditional (the comment feed's own
-        ETag / Last-Modified), newest posts first, at most `comments.max_feeds_per_cycle`.
-        """
-        limits = self.config.comments
-        if not parents or limits.max_feeds_per_cycle == 0:
-            return []
-        now = store.utcnow()
-        posts = store.recent_commented_posts(self.db, [p.id for p in parents],
-                                             max_post_age_days=limits.max_post_age_days)
-        by_parent = {p.id: p for p in parents}
-        chosen: list[int] = []
-        with store.write(self.db):
-            for post in posts:
-                feed_id, count, status = post.feed_id, post.comment_count, post.status
-                if len(chosen) >= limits.max_feeds_per_cycle:
-                    break
-                if status == "gone" or feed_id in chosen:  # one post in two feeds: fetch its comments once
-                    continue
-                if not self._may_follow(by_parent[post.parent_id], post.comments_url, post.url):
-                    continue
-                if feed_id is not None:
-                    due = force or post.next_poll_at is None or post.next_poll_at <= store.iso(now)
-                    moved = count is None or post.fetched_count != count
-                    if not due and (status == "error" or count is None):
-                        continue  # backing off, or no count to tell us: wait for its schedule
-                    if not moved and status in ("ok", "not_modified", "degraded"):
-                        continue
-                elif count == 0:
-                    continue  # the post says it has no comments: nothing to fetch until that changes
-                else:
-                    parent = by_parent[post.parent_id]
-                    feed_id = store.ensure_comment_feed(
-                        self.db, parent, post.comments_url, name=f"{parent.name}: {post.title}"[:200],
-                        thread_id=post.thread_id, thread_url=canonical_url(post.url) if post.url else None)
-                if feed_id in chosen:
-                    continue
-                self.comment_counts[feed_id] = count
-                chosen.append(feed_id)
-        return store.feeds_by_id(self.db, chosen)
+        """The comment feeds worth fetching now (comments.due_comment_feeds); their posts' counts
+        are written once each one's fetch is stored."""
+        feeds, counts = due_comment_feeds(self.db, self.config, parents, force=force)
+        self.comment_counts.update(counts)
+        return feeds
 
 
 def poll(config: Config, *, names: Sequence[str] = (), force: bool = False,
@@ -423,7 +374,7 @@ def poll(config: Config, *, names: Sequence[str] = (), force: bool = False,
         db = store.open_db(config.database)
         try:
             store.sync_feeds(db, config.feeds)
-            before = feed_states(db) if config.alerts else {}
+            before = _feed_states(db, config)
             feeds = store.due_feed_rows(db, names=names, force=force, now=store.utcnow())
             owned_pool = pool is None
             pool = pool or ParsePool()
@@ -441,10 +392,30 @@ def poll(config: Config, *, names: Sequence[str] = (), force: bool = False,
             finally:
                 if owned_pool:
                     pool.close()
-            summary.alerts = alert_after_cycle(db, config, before, now=store.utcnow())
+            summary.alerts = _alerts_after(db, config, before)
         finally:
             db.close()
     summary.elapsed = time.monotonic() - started
     log.info("%s", summary.line())
     return summary
 
+
+
+
+# Alerts load only when configured (listener.pipeline.alerts brings the triage queues with it).
+
+def _feed_states(db: sqlite_utils.Database, config: Config) -> dict[str, tuple[str, str | None]]:
+    if config.alerts is None:
+        return {}
+    from listener.pipeline.alerts import feed_states
+
+    return feed_states(db)
+
+
+def _alerts_after(db: sqlite_utils.Database, config: Config,
+                  before: dict[str, tuple[str, str | None]]) -> AlertRunSummary | None:
+    if config.alerts is None:
+        return None
+    from listener.pipeline.alerts import alert_after_cycle
+
+    return alert_after_cycle(db, config, before, now=store.utcnow())
