@@ -24,7 +24,6 @@ import os
 import re
 import shutil
 import signal
-import subprocess
 import sys
 import tempfile
 from dataclasses import asdict, dataclass
@@ -206,9 +205,6 @@ def main() -> int:
     command = " ".join([*(f"{k}={v}" for k, v in os.environ.items() if k.startswith("BENCH_")), "make bench"])
     scratch = Path(tempfile.mkdtemp(prefix="listener-bench-"))
     scratch.chmod(0o711)
-    # An installed listener has its bytecode, as rss2email's venv has: without it (PYTHONDONTWRITEBYTECODE,
-    # an editable install) every measured command would compile every module it imports.
-    subprocess.run([sys.executable, "-m", "compileall", "-q", str(REPO / "listener")], check=True)
     try:
         compiled = compile_bytecode()
         r2e = peers.ensure_rss2email(settings.work) if settings.rss2email and settings.feeds else None
