@@ -166,6 +166,7 @@ class ScoredItem:
     verdict: Verdict | None = None
     verdict_version: str | None = None  # which scorer and model made the verdict (`listener rescore`)
     cues: TextCues | None = None  # what triage reads in its words (content, else title)
+    root_cues: TextCues | None = None  # read in "title. content", for an item that is no reply (a post)
 
 
 @dataclass(frozen=True)

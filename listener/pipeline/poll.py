@@ -347,7 +347,7 @@ class PollCycle:
             placements[item.key] = ItemPlacement(
                 ref.thread_id, ref.root, url=item.url if ref.is_root else None,
                 title=item.title if ref.is_root else None, is_staff=is_staff(item.author, self.staff),
-                root_cues=read_cues(f"{item.title}. {item.content}") if ref.is_root else None)
+                root_cues=(scored.root_cues or read_cues(f"{item.title}. {item.content}")) if ref.is_root else None)
         return placements
 
     # --- comment feeds ------------------------------------------------------------------------

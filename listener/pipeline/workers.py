@@ -49,10 +49,12 @@ def process_body(body: bytes, *, url: str, headers: dict[str, str], known: dict[
         # A comment can make a thread about us need a reply without naming us: score it too.
         conversational = score_all or is_reply(item)
         sentiment, verdict = judge_text(text, judging) if match.hit or conversational else (None, None)
-        # Triage reads the words of the items it judges (the others, if ever in a thread, when listed).
+        # Triage reads the words of the items it judges (the others, if ever in a thread, when listed),
+        # here in the workers: a post also as a thread's root reads, with its title.
         cues = read_cues(item.content or item.title) if sentiment is not None else None
+        root_cues = read_cues(f"{item.title}. {item.content}") if cues is not None and not is_reply(item) else None
         changed.append(ScoredItem(item, digest, match, sentiment, verdict, judging.version if verdict else None,
-                                  cues=cues))
+                                  cues=cues, root_cues=root_cues))
     return ProcessedFeed(parsed, changed)
 
 
