@@ -39,8 +39,10 @@ REAL_FILES = sorted(p.name for p in REALFEEDS.glob("*") if p.name not in ("MANIF
 FIXTURES = sorted(p.name for p in DATA.iterdir() if p.suffix != ".json")
 EXAMPLES = int(os.environ.get("LISTENER_FUZZ_EXAMPLES", "40"))
 # ordinary feeds the fast path must take (not hand to feedparser): the point of having it
-FAST_REAL = ("wp_loopinsight_2013.xml", "wp_natasha_2017.xml", "blogger_4fsodonline.atom",
-             "wp_atom_laminas_common.atom", "daringfireball.atom", "hackernews_2022.rss")
+FAST_REAL = ("wp_loopinsight_2013.xml", "wp_natasha_2017.xml", "blogger_4fsodonline.atom", "blogger_quiltville.atom",
+             "wp_atom_laminas_common.atom", "daringfireball.atom", "hackernews_2022.rss", "youtube_feeddeck.xml",
+             "reddit_frontpage.rss", "gmane_mailinglist_2012.rdf", "slashdot_2005.rdf", "medium_emarley.rss",
+             "mastodon_tag_hachyderm.rss", "stackoverflow_tag.xml", "wp_techcrunch_2008.xml")
 
 
 def parse_with(fast: bool, body: bytes, url: str) -> ParsedFeed | str:

@@ -95,6 +95,62 @@ def _end_name(p: _Replay) -> None:
     value = p.pop("name")
     if p.inauthor:
         p._save_author("name", value)
+    elif p.intextinput:
+        p.context()["name"] = value
+
+
+def _start_textinput(p: _Replay, attrs: dict[str, str]) -> None:
+    p.context().setdefault("textinput", {})
+    p.intextinput = 1
+    p.title_depth = -1
+    p.push("textinput", 0)
+
+
+def _end_textinput(p: _Replay) -> None:
+    p.pop("textinput")
+    p.intextinput = 0
+
+
+def _start_media_thumbnail(p: _Replay, attrs: dict[str, str]) -> None:
+    context = p.context()
+    context.setdefault("media_thumbnail", [])
+    p.push("url", 1)
+    context["media_thumbnail"].append(attrs)
+
+
+def _end_media_thumbnail(p: _Replay) -> None:
+    url = p.pop("url")
+    thumbnail = p.context()["media_thumbnail"][-1]
+    if url is not None and url.strip() and "url" not in thumbnail:
+        thumbnail["url"] = url
+
+
+def _end_media_title(p: _Replay) -> None:
+    depth = p.title_depth
+    _end_title(p)
+    p.title_depth = depth
+
+
+def _start_media_rating(p: _Replay, attrs: dict[str, str]) -> None:
+    p.context().setdefault("media_rating", attrs)
+    p.push("rating", 1)
+
+
+def _end_media_rating(p: _Replay) -> None:
+    rating = p.pop("rating")
+    if rating is not None and rating.strip():
+        p.context()["media_rating"]["content"] = rating
+
+
+def _end_license(p: _Replay) -> None:
+    """creativeCommons:license: a rel=license link (it moves links[-1], which a later <link> fills)."""
+    value = p.pop("license")
+    context = p.context()
+    link = {"rel": "license", **({"href": value} if value else {})}
+    context.setdefault("links", []).append(link)
+    if "license" not in context:
+        raise Unsupported("feedparser raises KeyError here")
+    del context["license"]
 
 
 def _end_email(p: _Replay) -> None:
@@ -233,7 +289,10 @@ STARTS = {
     "link": _start_link, "guid": _start_guid, "id": _start_guid, "title": _start_title,
     "dc_title": _start_title, "description": _start_description, "dc_description": _start_description,
     "summary": _start_summary, "content": _start_content, "content_encoded": _start_content_encoded,
-    "fullitem": _start_content_encoded,
+    "fullitem": _start_content_encoded, "textinput": _start_textinput, "media_thumbnail": _start_media_thumbnail,
+    "media_title": _start_title, "media_description": _start_description, "media_rating": _start_media_rating,
+    "webmaster": _push("publisher", 1), "dc_publisher": _push("publisher", 1), "itunes_summary": _start_summary,
+    "creativecommons_license": _push("license", 1),
 }
 ENDS = {
     "channel": _end_channel, "feed": _end_channel, "image": _end_image, "item": _end_item, "entry": _end_item,
@@ -245,4 +304,8 @@ ENDS = {
     "link": lambda p: p.pop("link"), "guid": _end_guid, "id": _end_guid, "title": _end_title,
     "dc_title": _end_title, "description": _end_description, "dc_description": _end_description,
     "summary": _end_summary, "content": _end_content, "content_encoded": _end_content, "fullitem": _end_content,
+    "textinput": _end_textinput, "media_thumbnail": _end_media_thumbnail, "media_title": _end_media_title,
+    "media_description": _end_description, "media_rating": _end_media_rating,
+    "webmaster": lambda p: p.pop("publisher"), "dc_publisher": lambda p: p.pop("publisher"),
+    "itunes_summary": _end_summary, "creativecommons_license": _end_license,
 }

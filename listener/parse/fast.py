@@ -44,7 +44,9 @@ _QUIET: dict[str, tuple[str, int] | None] = {
     "width": ("width", 0), "height": ("height", 0),
     "enclosure": None, "cloud": None, "media_group": None, "media_content": None,
 }
-_TEXT_ONLY = frozenset({"subtitle", "tagline", "rights", "copyright", "dc_rights", "info"})
+# text elements no one reads: the element feedparser pushes for each
+_TEXT_ONLY = {"subtitle": "subtitle", "tagline": "subtitle", "itunes_subtitle": "subtitle", "rights": "rights",
+              "copyright": "rights", "dc_rights": "rights", "info": "info", "feedburner_browserfriendly": "info"}
 
 
 class _Replay:
@@ -56,7 +58,7 @@ class _Replay:
         self.namespacemap: dict[str | None, str] = {}
         self.feeddata: dict[str, Any] = {}
         self.entries: list[dict[str, Any]] = []
-        self.infeed = self.inentry = self.incontent = self.inimage = self.inauthor = 0
+        self.infeed = self.inentry = self.incontent = self.inimage = self.intextinput = self.inauthor = 0
         self.has_content = self.guidislink = 0
         self.contentparams: dict[str, Any] = {}
         self.summary_key: str | None = None
@@ -145,11 +147,13 @@ class _Replay:
         self.basestack.append(joined)
         if bare and tag not in ("title", "link", "description", "url", "href", "width", "height"):
             self.inimage = 0
+        if bare and tag not in ("title", "link", "description", "name"):
+            self.intextinput = 0
         handler = STARTS.get(name)
         if handler is not None:
             handler(self, attrs)
         elif name in _TEXT_ONLY:
-            self._push_content(name, attrs, "text/plain", 1)
+            self._push_content(_TEXT_ONLY[name], attrs, "text/plain", 1)
         elif name in _QUIET:
             if (pushed := _QUIET[name]) is not None:
                 self.push(*pushed)
@@ -166,7 +170,7 @@ class _Replay:
         if handler is not None:
             handler(self)
         elif name in _TEXT_ONLY:
-            self._pop_content(name)
+            self._pop_content(_TEXT_ONLY[name])
         else:
             pushed = _QUIET.get(name)
             self.pop(pushed[0] if pushed else name)
@@ -188,6 +192,8 @@ class _Replay:
     def context(self) -> dict[str, Any]:
         if self.inimage and "image" in self.feeddata:
             return self.feeddata["image"]
+        if self.intextinput:
+            return self.feeddata["textinput"]
         if self.inentry:
             return self.entries[-1]
         return self.feeddata
