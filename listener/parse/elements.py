@@ -268,7 +268,9 @@ def _start_content_encoded(p: _Replay, attrs: dict[str, str]) -> None:
 
 
 def _end_content(p: _Replay) -> None:
-    copy_to_summary = _map_type(p.contentparams.get("type") or "") in ({"text/plain"} | _HTML_TYPES)
+    if (kind := p.contentparams.get("type")) is None:
+        raise Unsupported("feedparser raises AttributeError here and pops instead")
+    copy_to_summary = _map_type(kind) in ({"text/plain"} | _HTML_TYPES)
     value = p._pop_content("content")
     if copy_to_summary:
         p._save("summary", value)
