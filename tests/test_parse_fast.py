@@ -165,6 +165,31 @@ def test_what_the_fast_path_leaves_to_feedparser(body: bytes) -> None:
     assert_same(body)
 
 
+def rss_item(inner: str, channel: str = "") -> bytes:
+    return (f"<rss version='2.0' xmlns:dc='http://purl.org/dc/elements/1.1/'><channel><title>C</title>{channel}"
+            f"<item>{inner}</item></channel></rss>").encode()
+
+
+@pytest.mark.parametrize("body", [
+    rss_item("<link>https://a.example/1<enclosure url='https://e.example/x.mp3'/></link>"),
+    rss_item("<title>t</title>", "<image><category>c<image/></category></image>"),
+    rss_item("<authors>text</authors><author>jo@x.example</author>"),
+    rss_item("<date>2026-11-01</date><title></title><title>second</title><title>third</title>"),
+    rss_item("<description>one</description><description>two</description><dc:description>3</dc:description>"),
+    rss_item("<guid isPermaLink='true'>/relative/guid</guid><link>https://a.example/l</link>"),
+    rss_item("<link>https://a.example/l</link><guid>https://a.example/g</guid><comments>/c</comments>"),
+    rss_item("<title>x</title><svg><title>no</title></svg>"),
+    rss_item("<media:title xmlns:media='http://search.yahoo.com/mrss/'>m</media:title><title>t</title>"),
+    b"<feed xmlns='http://www.w3.org/2005/Atom' xml:base='javascript:alert(1)'><entry><link href='x'/>"
+    b"<id>i</id></entry><entry xml:base='https://b.example/d/'><link href='../y'/></entry></feed>",
+    b"<feed xmlns='http://www.w3.org/2005/Atom'><entry><content type='application/octet-stream'>aGk=</content>"
+    b"</entry></feed>",
+], ids=["enclosure-in-link", "image-in-category", "authors-text", "date-alias", "descriptions", "permalink",
+        "link-then-guid", "svg", "media-title", "xml-base", "base64"])
+def test_odd_structures_give_the_same_items(body: bytes) -> None:
+    assert_same(body)
+
+
 @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(feeds())
 def test_fuzzed_feeds_give_the_same_items(feed) -> None:

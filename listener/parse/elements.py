@@ -111,6 +111,30 @@ def _end_textinput(p: _Replay) -> None:
     p.intextinput = 0
 
 
+def _enforce_href(attrs: dict[str, str]) -> None:
+    if href := attrs.get("url", attrs.get("uri", attrs.get("href", None))):
+        attrs.pop("url", None)
+        attrs.pop("uri", None)
+        attrs["href"] = href
+
+
+def _start_category(p: _Replay, attrs: dict[str, str]) -> None:
+    p.context().setdefault("tags", [])
+    p.push("category", 1)
+
+
+def _end_category(p: _Replay) -> None:
+    if p.pop("category"):
+        p.context()["tags"]  # noqa: B018 - feedparser reads it here, and fails when the context moved
+
+
+def _start_enclosure(p: _Replay, attrs: dict[str, str]) -> None:
+    """An enclosure is a link too: it moves links[-1], which a later <link> fills."""
+    _enforce_href(attrs)
+    attrs["rel"] = "enclosure"
+    p.context().setdefault("links", []).append(dict(attrs))
+
+
 def _start_media_thumbnail(p: _Replay, attrs: dict[str, str]) -> None:
     context = p.context()
     context.setdefault("media_thumbnail", [])
@@ -185,11 +209,7 @@ def _start_link(p: _Replay, attrs: dict[str, str]) -> None:
     attrs.setdefault("rel", "alternate")
     attrs.setdefault("type", "application/atom+xml" if attrs["rel"] == "self" else "text/html")
     context = p.context()
-    href = attrs.get("url", attrs.get("uri", attrs.get("href", None)))
-    if href:
-        attrs.pop("url", None)
-        attrs.pop("uri", None)
-        attrs["href"] = href
+    _enforce_href(attrs)
     if "href" in attrs:
         attrs["href"] = _urljoin(p.baseuri or "", attrs["href"])
     context.setdefault("links", [])
@@ -294,7 +314,8 @@ STARTS = {
     "fullitem": _start_content_encoded, "textinput": _start_textinput, "media_thumbnail": _start_media_thumbnail,
     "media_title": _start_title, "media_description": _start_description, "media_rating": _start_media_rating,
     "webmaster": _push("publisher", 1), "dc_publisher": _push("publisher", 1), "itunes_summary": _start_summary,
-    "creativecommons_license": _push("license", 1),
+    "creativecommons_license": _push("license", 1), "category": _start_category, "keywords": _start_category,
+    "dc_subject": _start_category, "enclosure": _start_enclosure,
 }
 ENDS = {
     "channel": _end_channel, "feed": _end_channel, "image": _end_image, "item": _end_item, "entry": _end_item,
@@ -309,5 +330,6 @@ ENDS = {
     "textinput": _end_textinput, "media_thumbnail": _end_media_thumbnail, "media_title": _end_media_title,
     "media_description": _end_description, "media_rating": _end_media_rating,
     "webmaster": lambda p: p.pop("publisher"), "dc_publisher": lambda p: p.pop("publisher"),
-    "itunes_summary": _end_summary, "creativecommons_license": _end_license,
+    "itunes_summary": _end_summary, "creativecommons_license": _end_license, "category": _end_category,
+    "keywords": _end_category, "dc_subject": _end_category,
 }

@@ -39,10 +39,9 @@ _EMAIL = re.compile(r"""(([a-zA-Z0-9\_\-\.\+]+)@((\[[0-9]{1,3}\.[0-9]{1,3}\.[0-9
                     r"""([a-zA-Z]{2,4}|[0-9]{1,3})(\]?))(\?subject=\S+)?""")
 # elements whose feedparser handlers touch only keys parse_feed never reads: what they push, if anything
 _QUIET: dict[str, tuple[str, int] | None] = {
-    "category": ("category", 1), "keywords": ("category", 1), "dc_subject": ("category", 1),
     "generator": ("generator", 1), "language": ("language", 1), "dc_language": ("language", 1),
     "width": ("width", 0), "height": ("height", 0),
-    "enclosure": None, "cloud": None, "media_group": None, "media_content": None,
+    "cloud": None, "media_group": None, "media_content": None,
 }
 # text elements no one reads: the element feedparser pushes for each
 _TEXT_ONLY = {"subtitle": "subtitle", "tagline": "subtitle", "itunes_subtitle": "subtitle", "rights": "rights",
