@@ -3,8 +3,9 @@
 Every body is parsed twice, once with parse.FAST_PATH off (feedparser, the reference), and the two
 ParsedFeeds (or ParseError codes) must be equal: on the 53 real feeds in ../shared/realfeeds, the
 fixtures in tests/data/parse, feeds built with tests/feedgen.py, the bench farm's blogs and comment
-feeds, and the fuzz corpus (tests/fuzzfeeds.py). No deliberate difference exists; a body the fast
-path does not model goes to feedparser, so it is equal by construction.
+feeds, the fuzz corpus (tests/fuzzfeeds.py), and real feeds with elements spliced in where ordinary
+feeds never put them. No deliberate difference exists: a body the fast path does not model goes to
+feedparser whole.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import importlib.util
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -204,3 +206,38 @@ WORDS = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs", 
                           author=st.none() | WORDS), max_size=4), st.booleans())
 def test_generated_feedgen_feeds_give_the_same_items(entries: list[Entry], as_atom: bool) -> None:
     assert_same((atom(entries) if as_atom else rss(entries)).encode())
+
+
+# Snippets spliced into real and fixture feeds after a random ">" (a fresh element, or a stray end tag),
+# so elements turn up where ordinary feeds never put them: the two paths must still agree.
+SNIPPETS = [
+    "<title>T &amp; x</title>", "<title/>", "<link>https://m.example/l?a=1&amp;b=2</link>", "<guid>g</guid>",
+    "<link href='/r' rel='replies' type='application/atom+xml' t:count='3' "
+    "xmlns:t='http://purl.org/syndication/thread/1.0'/>", "<guid isPermaLink='false'>k</guid>", "<id>urn:x</id>",
+    "<author>a@b.example (A B)</author>", "<author><name>N</name><email>e@x.example</email></author>",
+    "<dc:creator xmlns:dc='http://purl.org/dc/elements/1.1/'>D</dc:creator>", "<summary>s</summary>",
+    "<description>&lt;p&gt;d&lt;/p&gt;</description>", "<content type='html'>&lt;b&gt;c&lt;/b&gt;</content>",
+    "<content:encoded xmlns:content='http://purl.org/rss/1.0/modules/content/'><![CDATA[<p>e</p>]]></content:encoded>",
+    "<pubDate>Tue, 24 Nov 2026 10:00:00 GMT</pubDate>", "<updated>2026-11-02T00:00:00Z</updated>",
+    "<published>2026-02-30</published>", "<category>c</category>", "<enclosure url='https://e.example/a'/>",
+    "<image><title>i</title><url>/i.png</url><link>https://i.example/</link></image>", "<ttl>5</ttl>",
+    "<item><title>inner</title></item>", "<entry><title>inner</title></entry>", "<foo>bar</foo>", "<foo a='1'/>",
+    "<slash:comments xmlns:slash='http://purl.org/rss/1.0/modules/slash/'>4</slash:comments>", "<date>2026</date>",
+    "<thr:in-reply-to xmlns:thr='http://purl.org/syndication/thread/1.0' ref='r' href='/h'/>", "Ã© text",
+    "<media:title xmlns:media='http://search.yahoo.com/mrss/'>mt</media:title>", "<webMaster>w@x.example</webMaster>",
+    "<textInput><title>ti</title><name>n</name></textInput>", "<channel>", "</channel>", "<source url='x'>s</source>",
+]
+SPLICE_BASES = [REALFEEDS / name for name in REAL_FILES] or [DATA / name for name in FIXTURES]
+
+
+@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.sampled_from(SPLICE_BASES), st.lists(st.tuples(st.floats(0, 1), st.sampled_from(SNIPPETS)), min_size=1,
+                                                max_size=4))
+def test_spliced_feeds_give_the_same_items(path: Path, splices: list[tuple[float, str]]) -> None:
+    body = path.read_bytes()
+    for where, snippet in splices:
+        ends = [m.end() for m in re.finditer(rb">", body)]
+        if ends:
+            cut = ends[int(where * (len(ends) - 1))]
+            body = body[:cut] + snippet.encode() + body[cut:]
+    assert_same(body)
