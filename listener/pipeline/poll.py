@@ -334,7 +334,7 @@ class PollCycle:
         if not items:
             return {}
         from listener.pipeline.conversations import StoredThreads
-        from listener.triage import is_staff, read_cues
+        from listener.triage import is_staff
 
         comment_thread = None
         if feed.kind == "comments" and feed.thread_id:
@@ -347,7 +347,7 @@ class PollCycle:
             placements[item.key] = ItemPlacement(
                 ref.thread_id, ref.root, url=item.url if ref.is_root else None,
                 title=item.title if ref.is_root else None, is_staff=is_staff(item.author, self.staff),
-                root_cues=(scored.root_cues or read_cues(f"{item.title}. {item.content}")) if ref.is_root else None)
+                root_cues=scored.root_cues if ref.is_root else None)  # read by the workers; None: when listed
         return placements
 
     # --- comment feeds ------------------------------------------------------------------------

@@ -30,6 +30,9 @@ _ASKS = re.compile(
     r"|please (?:help|advise|fix|let)|help me|i need help|need (?:some )?help|where (?:can|do) i|what should i)\b",
     re.IGNORECASE)
 _LINK = re.compile(r"\bhttps?://\S+|\bwww\.\S+", re.IGNORECASE)
+# How each of _ASKS's phrases begins: a text with none of these (and no "?") asks nothing, unsearched.
+_ASK_STARTS = ("how ", "can ", "could ", "would you", "will you", "is there", "is it possible", "are there", "any ",
+               "does anyone know", "please ", "help me", "i need help", "need ", "where ", "what should i")
 LINK_STUFFED = 3  # links in one item that make it spam
 _INSULT = re.compile("|".join(rf"\b{re.escape(insult)}\b" for insult in INSULTS))
 
@@ -40,12 +43,22 @@ def _words(text: str) -> str:
 
 def asks(text: str) -> bool:
     """A question or a request: "?", "how do I", "can you", "is there a way", "please help"..."""
-    return bool(_ASKS.search(_LINK.sub(" ", _words(text))))
+    return _asks_unlinked(_LINK.sub(" ", _words(text)))
+
+
+def _asks_unlinked(unlinked: str) -> bool:
+    if "?" in unlinked:
+        return True
+    lowered = unlinked.lower()
+    return any(start in lowered for start in _ASK_STARTS) and bool(_ASKS.search(unlinked))
 
 
 def abusive(text: str) -> bool:
     """A threat, or a swear word or insult aimed at a person."""
-    words = _words(text)
+    return _abusive_words(_words(text))
+
+
+def _abusive_words(words: str) -> bool:
     if _THREAT.search(words):
         return True
     if not _SECOND_PERSON.search(words):
@@ -64,10 +77,17 @@ def link_stuffed(text: str) -> bool:
 def spam_key(text: str) -> str:
     """A digest of the text as repeated spam is compared (case, whitespace and links left out);
     '' when too short to tell."""
-    key = " ".join(_LINK.sub(" ", text[:CUE_CHARS]).casefold().split())
+    return _spam_digest(" ".join(_LINK.sub(" ", text[:CUE_CHARS]).casefold().split()))
+
+
+def _spam_digest(key: str) -> str:
     return hashlib.blake2b(key.encode("utf-8", "surrogatepass"), digest_size=8).hexdigest() if len(key) >= 24 else ""
 
 
 def read_cues(text: str) -> TextCues:
-    """Every cue of one text, read once: stored with the item, so listing threads reads no words."""
-    return TextCues(asks=asks(text), abuse=abusive(text), links=links(text), spam_key=spam_key(text))
+    """Every cue of one text, read once (the words folded and the links taken out once for all of them):
+    stored with the item, so listing threads reads no words."""
+    words = _words(text)
+    unlinked = _LINK.sub(" ", words)
+    return TextCues(asks=_asks_unlinked(unlinked), abuse=_abusive_words(words), links=links(text),
+                    spam_key=_spam_digest(" ".join(unlinked.casefold().split())))
