@@ -122,7 +122,9 @@ def _fill(path: Path, items: int, rng: random.Random) -> None:
     fts = [row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'"
                                           " AND name = 'items_fts'")]
     if fts:
-        conn.execute("INSERT INTO items_fts (items_fts) VALUES ('rebuild')")
+        conn.execute("INSERT INTO items_fts (items_fts) VALUES ('delete-all')")  # mentions only, as listener keeps it
+        conn.execute("INSERT INTO items_fts (rowid, title, content) SELECT rowid, title, content FROM items"
+                     " WHERE is_hit = 1")
     conn.execute("UPDATE acks SET last_item_id = (SELECT max(id) FROM items WHERE items.thread_id = acks.thread_id)"
                  " WHERE 'last_item_id' IN (SELECT name FROM pragma_table_info('acks'))")
     conn.execute("COMMIT")

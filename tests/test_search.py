@@ -99,3 +99,31 @@ def test_the_cli_searches_and_refuses_a_bad_query_in_one_line(tmp_path, db):
     assert bad.returncode == 2
     assert len(bad.stderr.strip().splitlines()) == 1
     assert bad.stderr.startswith("listener: --search: not a valid FTS5 query")
+
+
+def test_the_index_holds_mentions_only_and_follows_their_changes(tmp_path):
+    db = store.open_db(tmp_path / "listener.db")
+    try:
+        def indexed(word: str) -> int:
+            return db.execute("SELECT count(*) FROM items_fts WHERE items_fts MATCH ?", [word]).fetchone()[0]
+
+        feed = db.execute("INSERT INTO feeds (ident, name, url, kind, active, created_at)"
+                          " VALUES ('f', 'Blog', 'https://blog.example/feed', 'feed', 1, '2026-11-25T09:00:00Z')").lastrowid
+        columns = "(feed_id, key, title, content, is_hit, published, first_seen, updated_at, content_hash)"
+        stamp = "2026-11-25T09:00:00Z"
+        db.execute(f"INSERT INTO items {columns} VALUES (?, 'a', 'Quiet', 'zebra notes', 0, ?, ?, ?, 'h')",
+                   [feed, stamp, stamp, stamp])
+        db.execute(f"INSERT INTO items {columns} VALUES (?, 'b', 'Loud', 'giraffe notes', 1, ?, ?, ?, 'h')",
+                   [feed, stamp, stamp, stamp])
+        assert (indexed("zebra"), indexed("giraffe")) == (0, 1)  # a non-mention's text is not indexed
+        db.execute("UPDATE items SET compound = -0.5 WHERE key = 'b'")  # re-scoring leaves the index alone
+        db.execute("UPDATE items SET content = 'okapi notes' WHERE key = 'b'")
+        assert (indexed("giraffe"), indexed("okapi")) == (0, 1)
+        db.execute("UPDATE items SET is_hit = 1 WHERE key = 'a'")  # a new mention of ours is indexed
+        db.execute("UPDATE items SET is_hit = 0 WHERE key = 'b'")
+        assert (indexed("zebra"), indexed("okapi"), indexed("notes")) == (1, 0, 1)
+        db.execute("DELETE FROM items WHERE key = 'a'")
+        assert indexed("notes") == 0
+        assert db.execute("INSERT INTO items_fts (items_fts) VALUES ('integrity-check')").rowcount is not None
+    finally:
+        db.close()

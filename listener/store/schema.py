@@ -155,6 +155,27 @@ def _m011_triage_cues(db: sqlite_utils.Database) -> None:
                " complaint, compound) WHERE is_staff = 0 AND author IS NOT NULL AND author != ''")
 
 
+def _m012_fts_mentions_only(db: sqlite_utils.Database) -> None:
+    """The full-text index holds mentions only: `mentions --search` reads nothing else, and indexing
+    every item's text was a quarter of a first poll's writing. An update reindexes only when the
+    title, the text or being a mention changed (re-scoring leaves the index alone)."""
+    for trigger in ("items_ai", "items_ad", "items_au"):
+        db.execute(f'DROP TRIGGER IF EXISTS "{trigger}"')
+    db.execute('CREATE TRIGGER "items_ai" AFTER INSERT ON items WHEN new.is_hit = 1 BEGIN'
+               " INSERT INTO items_fts (rowid, title, content) VALUES (new.rowid, new.title, new.content); END")
+    db.execute('CREATE TRIGGER "items_ad" AFTER DELETE ON items WHEN old.is_hit = 1 BEGIN'
+               " INSERT INTO items_fts (items_fts, rowid, title, content)"
+               " VALUES ('delete', old.rowid, old.title, old.content); END")
+    db.execute('CREATE TRIGGER "items_au" AFTER UPDATE OF title, content, is_hit ON items'
+               " WHEN old.is_hit = 1 OR new.is_hit = 1 BEGIN"
+               " INSERT INTO items_fts (items_fts, rowid, title, content)"
+               "  SELECT 'delete', old.rowid, old.title, old.content WHERE old.is_hit = 1;"
+               " INSERT INTO items_fts (rowid, title, content) SELECT new.rowid, new.title, new.content"
+               "  WHERE new.is_hit = 1; END")
+    db.execute("INSERT INTO items_fts (items_fts) VALUES ('delete-all')")
+    db.execute("INSERT INTO items_fts (rowid, title, content) SELECT rowid, title, content FROM items WHERE is_hit = 1")
+
+
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _m001_initial,
     _m002_thread_indexes,
@@ -167,6 +188,7 @@ MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _m009_heard_at,
     _m010_team,
     _m011_triage_cues,
+    _m012_fts_mentions_only,
 ]
 
 # Recorded names of listener 0.1, which numbered its migrations 1, 2, 5, 6, 7.
