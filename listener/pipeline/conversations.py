@@ -145,10 +145,12 @@ def _summarize(config: Config, thread_id: str, rows: Sequence[Row], info: dict |
     staff = staff or staff_test(config)
     info = info or {}
     root = info.get("root") or ""
-    root_row = next((row for row in rows if row["url"] and "#" not in row["url"] and root.startswith("http")
-                     and canonical_url(row["url"]) == canonical_url(root)), None)
-    items = [_thread_item(row, staff, root_row, (marks or {}).get(row["id"], {})) for row in rows]
-    terms = sorted({term for row in rows if row["is_hit"] for term in store.row_terms(row["terms"])})
+    root_url = canonical_url(root) if root.startswith("http") else None
+    root_row = next((row for row in rows if root_url and row["url"] and "#" not in row["url"]
+                     and canonical_url(row["url"]) == root_url), None)
+    marks = marks or {}
+    items = [_thread_item(row, staff, root_row, marks.get(row["id"], {})) for row in rows]
+    terms = sorted({term for row in rows if row["is_hit"] for term in _terms_of(row["terms"])})
     summary = summarize_thread(
         items, [_ack(a).mark for a in acks], negative=config.negative,
         positive=config.positive, now=now, thread_id=thread_id,
@@ -248,6 +250,12 @@ def _summarise(db: sqlite_utils.Database, config: Config, ids: list[str], now: d
     return [_summarize(config, tid, items[tid], infos.get(tid), acks.get(tid, []), now, context=context,
                        team=teams.get(tid), marks=marks, staff=staff)[0]
             for tid in ids if tid in items]
+
+
+@functools.lru_cache(maxsize=512)
+def _terms_of(stored: str | None) -> tuple[str, ...]:
+    """A row's stored terms, read once per distinct value (most mentions name the same few terms)."""
+    return tuple(store.row_terms(stored))
 
 
 def staff_test(config: Config) -> Callable[[str | None], bool]:
