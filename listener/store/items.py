@@ -14,6 +14,7 @@ from listener.errors import UsageError
 from listener.models import ItemPlacement, ScoredItem, Sentiment, TextCues, Verdict
 from listener.store.base import Queries, write
 from listener.store.feeds import FeedUpdate
+from listener.store.verdicts import MARKED_COMPLAINT, MARKED_SENTIMENT, NEGATIVE, verdict_sql
 from listener.times import iso, parse_iso
 
 if TYPE_CHECKING:
@@ -198,17 +199,6 @@ def ensure_thread(db: sqlite_utils.Database, thread_id: str, *, root: str, url: 
         [thread_id, root, url, title, feed_id, iso(now)])
 
 
-# The verdict decides where there is one; an item judged before verdicts existed falls back on
-# VADER's compound against the thresholds (the parameter).
-# A person's mark (`listener mark`, table marks) wins over the scorer's verdict, everywhere.
-MARKED_SENTIMENT = ("COALESCE((SELECT value FROM marks WHERE marks.item_id = items.id AND marks.field = 'sentiment'),"
-                    " items.sentiment)")
-MARKED_COMPLAINT = ("COALESCE((SELECT CAST(value AS INTEGER) FROM marks WHERE marks.item_id = items.id"
-                    " AND marks.field = 'complaint'), items.complaint)")
-NEGATIVE = f"({MARKED_SENTIMENT} = 'negative' OR {MARKED_COMPLAINT} = 1 OR ({MARKED_SENTIMENT} IS NULL AND items.compound <= ?))"
-POSITIVE = f"({MARKED_SENTIMENT} = 'positive' OR ({MARKED_SENTIMENT} IS NULL AND items.compound >= ?))"
-
-
 def _verdict(row: dict[str, Any]) -> dict[str, Any]:
     """`why` as a list and `complaint` as a bool, as JSON shows them."""
     try:
@@ -361,8 +351,9 @@ def mood_hours(db: sqlite_utils.Database, start: dt.datetime, end: dt.datetime, 
     """`mood_mentions` counted in SQL by the UTC hour heard, stored terms and kind (the verdict, a person's
     marks applied; the compound against the thresholds for items judged before verdicts):
     (hour 'YYYY-MM-DDTHH', terms JSON, kind, mentions, sum of compounds, mentions with a compound)."""
-    kind = (f"CASE WHEN {MARKED_COMPLAINT} = 1 THEN 'negative' WHEN NULLIF({MARKED_SENTIMENT}, '') IS NOT NULL"
-            f" THEN {MARKED_SENTIMENT} WHEN items.compound IS NULL THEN 'neutral' WHEN items.compound <= ?"
+    sql = verdict_sql(db)
+    kind = (f"CASE WHEN {sql.complaint} = 1 THEN 'negative' WHEN NULLIF({sql.sentiment}, '') IS NOT NULL"
+            f" THEN {sql.sentiment} WHEN items.compound IS NULL THEN 'neutral' WHEN items.compound <= ?"
             " THEN 'negative' WHEN items.compound >= ? THEN 'positive' ELSE 'neutral' END")
     return db.execute(
         "SELECT hour, terms, kind, count(*), total(compound), count(compound) FROM"
@@ -377,11 +368,12 @@ def day_mentions(db: sqlite_utils.Database, start: dt.datetime, end: dt.datetime
     first) or most positive (highest first) non-staff mentions first seen in [start, end);
     `threshold` judges the items scored before verdicts existed."""
     negative = most == "negative"
-    clause = NEGATIVE if negative else POSITIVE
+    sql = verdict_sql(db)
+    clause = sql.negative if negative else sql.positive
     return list(db.query(
         "SELECT items.id, COALESCE(parent.name, feeds.name) AS feed, items.title, items.url, items.author,"
         " items.published, items.first_seen, items.terms, items.compound, items.snippet, items.thread_id,"
-        f" {MARKED_SENTIMENT} AS sentiment, {MARKED_COMPLAINT} AS complaint, threads.title AS thread_title"
+        f" {sql.sentiment} AS sentiment, {sql.complaint} AS complaint, threads.title AS thread_title"
         " FROM items JOIN feeds ON feeds.id = items.feed_id LEFT JOIN feeds AS parent ON parent.id = feeds.parent_id"
         " LEFT JOIN threads ON threads.id = items.thread_id"
         f" WHERE {_MOOD_WHERE} AND items.compound IS NOT NULL AND {clause}"

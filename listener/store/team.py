@@ -12,8 +12,8 @@ import sqlite_utils
 
 from listener.errors import NotFoundError
 from listener.store.base import utcnow, write
-from listener.store.items import NEGATIVE
 from listener.store.threads import resolve_thread
+from listener.store.verdicts import verdict_sql
 from listener.times import iso
 
 MARK_FIELDS = {"sentiment": ("negative", "neutral", "positive"), "complaint": ("0", "1"), "abuse": ("0", "1")}
@@ -86,7 +86,7 @@ def frequent_critics(db: sqlite_utils.Database, *, since: dt.datetime, negative:
     `min_threads` threads (staff left out; the caller folds the names)."""
     rows = db.execute(
         "SELECT author, count(*), count(DISTINCT thread_id) FROM items"
-        f" WHERE published >= ? AND is_staff = 0 AND author IS NOT NULL AND author != '' AND {NEGATIVE}"
+        f" WHERE published >= ? AND is_staff = 0 AND author IS NOT NULL AND author != '' AND {verdict_sql(db).negative}"
         " GROUP BY lower(author) HAVING count(*) >= ? AND count(DISTINCT thread_id) >= ?",
         [iso(since), negative, min_items, min_threads]).fetchall()
     return {row[0]: row[1] for row in rows}

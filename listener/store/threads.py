@@ -12,7 +12,8 @@ import sqlite_utils
 
 from listener.errors import NotFoundError
 from listener.store.base import utcnow, write
-from listener.store.items import NEGATIVE, _terms
+from listener.store.items import _terms
+from listener.store.verdicts import NEGATIVE
 from listener.times import iso
 
 
