@@ -41,6 +41,28 @@ def run_cli(*args: str, config: str | os.PathLike[str] | None = None, env: dict[
                           **popen)
 
 
+_MODULES_PROBE = """
+import json, runpy, sys
+wanted = json.loads(sys.argv[2])
+sys.argv = ["listener", *json.loads(sys.argv[1])]
+try:
+    runpy.run_module("listener", run_name="__main__", alter_sys=True)
+except SystemExit as exit:
+    code = exit.code
+print(json.dumps({"code": code, "loaded": sorted(name for name in wanted if name in sys.modules)}), file=sys.stderr)
+"""
+
+
+def modules_loaded(args: list[str], modules: tuple[str, ...], timeout: float = 120) -> dict:
+    """Run the real CLI with `args` in a fresh interpreter: its exit code, its stdout, and which of
+    `modules` it imported (a package counts once any of its modules is)."""
+    import json
+
+    result = subprocess.run([sys.executable, "-c", _MODULES_PROBE, json.dumps(args), json.dumps(list(modules))],
+                            capture_output=True, text=True, timeout=timeout)
+    return {**json.loads(result.stderr.strip().splitlines()[-1]), "stdout": result.stdout}
+
+
 @pytest.fixture
 def listener_cli():
     """`listener_cli(*args, config=...)`: the CLI as a subprocess (see run_cli)."""

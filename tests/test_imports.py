@@ -4,27 +4,16 @@ imports, so loading the fetcher, the parser, VADER or Jinja would cost more than
 from __future__ import annotations
 
 import datetime as dt
-import json
 import subprocess
 import sys
 
 import pytest
-from conftest import run_cli, wall_now
+from conftest import modules_loaded, run_cli, wall_now
 from feedgen import Entry, Watchlist, rss
 
 from listener import store
 
 HEAVY = ("httpx", "feedparser", "jinja2", "apscheduler", "apprise", "numpy", "vaderSentiment", "pandas")
-PROBE = """
-import json, runpy, sys
-sys.argv = ["listener", *json.loads(sys.argv[1])]
-try:
-    runpy.run_module("listener", run_name="__main__", alter_sys=True)
-except SystemExit as exit:
-    code = exit.code
-heavy = sorted(({m.split(".")[0] for m in sys.modules} | set(sys.modules)) & set(%r))
-print(json.dumps({"code": code, "heavy": heavy}), file=sys.stderr)
-"""
 # What `mentions` and `feeds` need is click, sqlite3 and a few listener modules. sqlite-utils (with
 # pluggy, dateutil and its plugin scan), rich, and PyYAML once the config cache holds the file, cost
 # more than their query (issue 15); so do socket, email.utils and ctypes, which only a fetch, a date
@@ -37,10 +26,8 @@ NOT_FOR_QUERIES = (*HEAVY, "sqlite_utils", "rich", "pluggy", "dateutil", "yaml",
 
 
 def probe(config: str, command: list[str], modules: tuple[str, ...]) -> dict:
-    args = ["--config", config, *command]
-    result = subprocess.run([sys.executable, "-c", PROBE % (modules,), json.dumps(args)],
-                            capture_output=True, text=True, timeout=60)
-    return json.loads(result.stderr.strip().splitlines()[-1])
+    found = modules_loaded(["--config", config, *command], modules, timeout=60)
+    return {"code": found["code"], "heavy": found["loaded"]}
 
 
 @pytest.fixture(scope="module")
@@ -66,11 +53,7 @@ def test_read_commands_leave_the_heavy_modules_unloaded(tmp_path, command):
     db = store.open_db(tmp_path / "listener.db")
     store.sync_feeds(db, [])
     db.close()
-    args = ["--config", str(config), *command]
-    result = subprocess.run([sys.executable, "-c", PROBE % (HEAVY,), json.dumps(args)],
-                            capture_output=True, text=True, timeout=60)
-    probe = json.loads(result.stderr.strip().splitlines()[-1])
-    assert probe == {"code": 0, "heavy": []}, result.stderr
+    assert probe(str(config), command, HEAVY) == {"code": 0, "heavy": []}
 
 
 @pytest.mark.parametrize("command", [["mentions"], ["mentions", "--format", "json"], ["mentions", "--format", "csv"],

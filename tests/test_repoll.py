@@ -4,34 +4,18 @@ the scheduler, the alert senders), because at 1,000 feeds those imports cost mor
 
 from __future__ import annotations
 
-import json
 import sqlite3
-import subprocess
-import sys
 
-from conftest import run_cli
+from conftest import modules_loaded, run_cli
 from feedgen import Entry, Watchlist, rss
 
 NEVER_FOR_304S = ("feedparser", "numpy", "vaderSentiment", "jinja2", "apscheduler", "apprise", "listener.verdict",
                   "listener.parse", "listener.pipeline.workers", "listener.triage", "listener.pipeline.alerts",
                   "httpx._main", "rich", "pygments")  # the last three: httpx's command-line client
-PROBE = """
-import json, runpy, sys
-sys.argv = ["listener", *json.loads(sys.argv[1])]
-try:
-    runpy.run_module("listener", run_name="__main__", alter_sys=True)
-except SystemExit as exit:
-    code = exit.code
-loaded = sorted(name for name in %r if name in sys.modules)
-print(json.dumps({"code": code, "loaded": loaded}), file=sys.stderr)
-"""
 
 
 def probe_poll(config, *args: str) -> dict:
-    result = subprocess.run([sys.executable, "-c", PROBE % (NEVER_FOR_304S,),
-                             json.dumps(["--config", str(config), "poll", *args])],
-                            capture_output=True, text=True, timeout=120)
-    return {**json.loads(result.stderr.strip().splitlines()[-1]), "stdout": result.stdout}
+    return modules_loaded(["--config", str(config), "poll", *args], NEVER_FOR_304S)
 
 
 def test_an_all_304_repoll_loads_no_parser_model_or_alerts(tmp_path, feed_server):

@@ -270,17 +270,9 @@ _DATA = Path(os.environ.get("LISTENER_SENTIMENT_DATA", Path(__file__).resolve().
 
 
 def _development_texts() -> list[str]:
-    import csv
+    from bench.verdict_snapshot import development_texts
 
-    texts = []
-    for path in sorted((_DATA / "semeval2017-task4a").glob("*.tsv")):
-        for line in path.read_text(encoding="utf-8").splitlines():
-            parts = line.rstrip("\t").split("\t")
-            if len(parts) >= 3:
-                texts.append("\t".join(parts[2:]))
-    with (_DATA / "complaints2019" / "complaints-data.csv").open(encoding="utf-8", newline="") as f:
-        texts += [row[1] for row in csv.reader(f) if len(row) >= 3]
-    return texts
+    return development_texts(_DATA)
 
 
 @pytest.mark.parametrize("text", [

@@ -250,17 +250,9 @@ def test_fast_polarity_is_vaders(text):
 
 
 def _corpus_texts() -> list[str]:
-    import csv
+    from bench.verdict_snapshot import development_texts
 
-    texts = []
-    for path in sorted((DATA / "semeval2017-task4a").glob("*.tsv")):
-        for line in path.read_text(encoding="utf-8").splitlines():
-            parts = line.rstrip("\t").split("\t")
-            if len(parts) >= 3:
-                texts.append("\t".join(parts[2:]))
-    with (DATA / "complaints2019" / "complaints-data.csv").open(encoding="utf-8", newline="") as f:
-        texts += [row[1] for row in csv.reader(f) if len(row) >= 3]
-    return texts
+    return development_texts(DATA)
 
 
 @pytest.mark.skipif(not (DATA / "semeval2017-task4a").is_dir(), reason=f"no development data at {DATA}")
