@@ -20,8 +20,11 @@ share on a busier day is hotter. T never leaves [0, 100).
 from __future__ import annotations
 
 import datetime as dt
+import json
+import logging
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from listener.heat import (  # noqa: F401 - the scale's names are part of mood's vocabulary
@@ -38,7 +41,9 @@ from listener.heat import (  # noqa: F401 - the scale's names are part of mood's
     temperature,
     word,
 )
-from listener.times import local_day
+from listener.times import local_day, parse_iso
+
+log = logging.getLogger(__name__)
 
 TREND_DAYS = 7  # today is compared with an average day of this many previous days
 BASELINE_DAYS = 14  # a term's own recent negativity, for the spike flag
@@ -60,6 +65,23 @@ def day_bounds(day: dt.date, timezone: str) -> tuple[dt.datetime, dt.datetime]:
 # --- tallies ----------------------------------------------------------------------------------
 
 
+def mentions_of(rows: Iterable[Mapping[str, Any]]) -> list[Mention]:
+    """Stored mentions (store.mood_mentions' rows) as Mention, the verdict as the label: the report's mood
+    and the alerts' spike count the same way. A row that cannot be read is logged and left out."""
+    mentions = []
+    for row in rows:
+        try:
+            terms = json.loads(row["terms"] or "[]")
+            first_seen = parse_iso(row["first_seen"])
+            if first_seen is None:  # cannot be: the query reads a range of first_seen
+                raise ValueError("no first_seen")
+            label = "negative" if row.get("complaint") else row.get("sentiment")
+            mentions.append(Mention(first_seen, row["compound"], tuple(t for t in terms if isinstance(t, str)), label))
+        except (TypeError, ValueError, AttributeError):
+            log.warning("a mention with unreadable data (first_seen %r) is left out of the mood", row.get("first_seen"))
+    return mentions
+
+
 def tally(mentions: Iterable[Mention], *, timezone: str, negative: float, positive: float,
           terms: Sequence[str] = ()) -> Tallies:
     """Count every mention into its local day, overall and under each watch term it names.
@@ -67,17 +89,17 @@ def tally(mentions: Iterable[Mention], *, timezone: str, negative: float, positi
     Terms not in `terms` (a watch entry since removed from the config) are ignored; `terms`
     matches case-insensitively and reports the configured spelling.
     """
-    return tally_hours(((m.first_seen, m.label or classify(m.compound, negative=negative, positive=positive),
+    return tally_counts(((m.first_seen, m.label or classify(m.compound, negative=negative, positive=positive),
                          m.terms, 1, m.compound or 0.0, int(m.compound is not None)) for m in mentions),
                        timezone=timezone, terms=terms)
 
 
-HourCount = tuple[dt.datetime, str, Sequence[str], int, float, int]  # moment, kind, terms, count, compound sum, scored
+Count = tuple[dt.datetime, str, Sequence[str], int, float, int]  # moment, kind, terms, count, compound sum, scored
 
 
-def tally_hours(counts: Iterable[HourCount], *, timezone: str, terms: Sequence[str] = ()) -> Tallies:
-    """`tally` of mentions already counted together (the store counts them by the hour: see
-    `whole_hours`); each moment falls in its local day."""
+def tally_counts(counts: Iterable[Count], *, timezone: str, terms: Sequence[str] = ()) -> Tallies:
+    """`tally` of mentions already counted together (the store counts them by the quarter hour:
+    `store.mood_counts`); each moment falls in its local day."""
     spelled = {name.casefold(): name for name in terms}
     days: Tallies = {}
     for moment, kind, mention_terms, count, compound_sum, scored in counts:
@@ -88,19 +110,6 @@ def tally_hours(counts: Iterable[HourCount], *, timezone: str, terms: Sequence[s
         for scope in (OVERALL, *sorted(names)):
             scopes[scope] = scopes.get(scope, Tally()).add_many(kind, count, compound_sum, scored)
     return days
-
-
-def whole_hours(timezone: str, start: dt.datetime, end: dt.datetime) -> bool:
-    """Whether every UTC hour in [start, end) lies inside one local day of `timezone` (its offset is whole
-    hours throughout): then mentions counted by the UTC hour tally exactly as one by one."""
-    zone = ZoneInfo(timezone)
-    moment = start.replace(minute=0, second=0, microsecond=0)
-    while moment < end:
-        offset = zone.utcoffset(moment.astimezone(zone).replace(tzinfo=None))
-        if offset is None or offset.total_seconds() % 3600:
-            return False
-        moment += dt.timedelta(hours=1)
-    return True
 
 
 def pooled(days: Tallies, scope: str, span: Iterable[dt.date]) -> Tally:

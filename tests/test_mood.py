@@ -168,3 +168,16 @@ def test_binomial_tail_matches_the_definition(k, n, p):
 
     expected = sum(comb(n, i) * p ** i * (1 - p) ** (n - i) for i in range(k, n + 1)) if k <= n else 0.0
     assert mood.binomial_upper_tail(k, n, p) == pytest.approx(min(1.0, expected), rel=1e-6, abs=1e-12)
+
+
+def test_stored_mentions_carry_the_verdict_for_the_report_and_the_alert_spike_alike():
+    from listener.mood import mentions_of
+
+    rows = [{"first_seen": "2026-11-24T09:00:00Z", "compound": 0.6, "terms": '["Quillfeather"]',
+             "sentiment": "positive", "complaint": 1},  # polite words, but a complaint
+            {"first_seen": "2026-11-24T09:05:00Z", "compound": -0.2, "terms": "[]", "sentiment": None,
+             "complaint": None},  # judged before verdicts: the compound decides later
+            {"first_seen": "not a time", "compound": 0.1, "terms": "[]", "sentiment": None, "complaint": None}]
+    complaint, older = mentions_of(rows)
+    assert (complaint.label, complaint.terms) == ("negative", ("Quillfeather",))
+    assert older.label is None and older.compound == -0.2

@@ -1,4 +1,4 @@
-"""The mood counted by the hour in SQL is the mood counted mention by mention."""
+"""The mood counted by the quarter hour in SQL is the mood counted mention by mention, in every kind of zone."""
 
 from __future__ import annotations
 
@@ -9,17 +9,8 @@ import pytest
 
 from bench import bigdb
 from listener import mood, store
-from listener.pipeline import day
 
 UTC = dt.timezone.utc
-
-
-def test_zones_with_whole_hour_offsets_are_counted_by_the_hour():
-    start, end = dt.datetime(2026, 3, 20, tzinfo=UTC), dt.datetime(2026, 4, 10, tzinfo=UTC)  # DST starts inside
-    assert mood.whole_hours("Europe/Berlin", start, end)
-    assert mood.whole_hours("America/New_York", start, end)
-    assert not mood.whole_hours("Asia/Kolkata", start, end)  # +5:30
-    assert not mood.whole_hours("Australia/Lord_Howe", start, end)  # +11 in summer, +10:30 from April
 
 
 @pytest.fixture(scope="module")
@@ -34,17 +25,18 @@ def mentions_db(tmp_path_factory):
     return path, dt.datetime.fromisoformat(newest)
 
 
-@pytest.mark.parametrize("zone", ["UTC", "Europe/Berlin", "America/Los_Angeles"])
-def test_hourly_counts_tally_as_each_mention(mentions_db, zone):
+@pytest.mark.parametrize("zone", ["UTC", "Europe/Berlin", "America/Los_Angeles", "Asia/Kolkata", "Asia/Kathmandu",
+                                  "Australia/Lord_Howe"])
+def test_quarter_hour_counts_tally_as_each_mention(mentions_db, zone):
     path, newest = mentions_db
     db = store.open_db(path)
-    start, end = newest - dt.timedelta(days=40), newest + dt.timedelta(hours=1)
+    start, end = newest - dt.timedelta(days=200), newest + dt.timedelta(hours=1)  # Lord Howe's and Berlin's DST
     try:
-        one_by_one = mood.tally(day._mood_mentions(store.mood_mentions(db, start, end)), timezone=zone,
+        one_by_one = mood.tally(mood.mentions_of(store.mood_mentions(db, start, end)), timezone=zone,
                                 negative=-0.05, positive=0.05, terms=["brightmoss"])
-        hourly = mood.tally_hours(
-            ((store.utcnow().fromisoformat(f"{h}:00:00+00:00"), kind, store.row_terms(terms), n, total, scored)
-             for h, terms, kind, n, total, scored in store.mood_hours(db, start, end, negative=-0.05, positive=0.05)),
+        hourly = mood.tally_counts(
+            ((dt.datetime.fromisoformat(f"{q}:00+00:00"), kind, store.row_terms(terms), n, total, scored)
+             for q, terms, kind, n, total, scored in store.mood_counts(db, start, end, negative=-0.05, positive=0.05)),
             timezone=zone, terms=["brightmoss"])
     finally:
         db.close()

@@ -10,7 +10,6 @@ the last hours, feed-state snapshots) and the bodies of `listener alerts [--test
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 import os
 import sqlite3
@@ -28,7 +27,7 @@ from listener.pipeline.conversations import thread_summaries
 from listener.pipeline.upkeep import feed_overview
 from listener.store import alerts as ledger
 from listener.text import human_duration
-from listener.times import iso, parse_iso
+from listener.times import iso
 from listener.triage import ThreadSummary
 
 log = logging.getLogger(__name__)
@@ -168,13 +167,10 @@ def term_spikes(db: sqlite_utils.Database, config: Config, *, now: dt.datetime, 
     """The report's spike rule (mood.spike) over the last `window` seconds against the 14 days before it."""
     start = now - dt.timedelta(seconds=window)
     base_start = start - dt.timedelta(days=mood.BASELINE_DAYS)
-    rows = store.mood_mentions(db, base_start, now)
     recent: list[mood.Mention] = []
     before: list[mood.Mention] = []
-    for row in rows:
-        mention = _mention(row)
-        if mention is not None:
-            (recent if mention.first_seen >= start else before).append(mention)
+    for mention in mood.mentions_of(store.mood_mentions(db, base_start, now)):
+        (recent if mention.first_seen >= start else before).append(mention)
     names = [w.name for w in config.watch]
     now_days, base_days = (mood.tally(mentions, timezone=config.timezone, negative=config.negative,
                                       positive=config.positive, terms=names) for mentions in (recent, before))
@@ -186,18 +182,6 @@ def term_spikes(db: sqlite_utils.Database, config: Config, *, now: dt.datetime, 
         if result.flagged:
             spikes.append(TermSpike(name, start, now, today.total, today.negative, result.share, result.baseline))
     return spikes
-
-
-def _mention(row: Mapping[str, Any]) -> mood.Mention | None:
-    first_seen = parse_iso(row["first_seen"])
-    if first_seen is None:
-        return None
-    try:
-        terms = json.loads(row["terms"] or "[]")
-    except ValueError:
-        terms = []
-    terms = tuple(t for t in terms if isinstance(t, str)) if isinstance(terms, list) else ()
-    return mood.Mention(first_seen, row["compound"], terms)
 
 
 def feed_states(db: sqlite_utils.Database) -> dict[str, tuple[str, str | None]]:

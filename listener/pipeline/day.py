@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 import os
 from collections.abc import Callable, Sequence
@@ -18,43 +17,21 @@ from listener.pipeline.conversations import thread_summaries
 from listener.pipeline.upkeep import feed_overview
 from listener.schedule import FAILING_AFTER_ERRORS
 from listener.text import display_title
-from listener.times import local_day, parse_iso, stored_moment
+from listener.times import local_day, stored_moment
 
 log = logging.getLogger(__name__)
 
 
-def _mood_mentions(rows: Sequence[dict]) -> list[mood.Mention]:
-    """Rows -> mood.Mention; a row that cannot be read is logged and left out, never fatal."""
-    mentions = []
-    for row in rows:
-        try:
-            terms = json.loads(row["terms"] or "[]")
-            first_seen = parse_iso(row["first_seen"])
-            if first_seen is None:  # cannot be: the query reads a range of first_seen
-                raise ValueError("no first_seen")
-            label = "negative" if row.get("complaint") else row.get("sentiment")
-            mentions.append(mood.Mention(first_seen, row["compound"], tuple(t for t in terms if isinstance(t, str)),
-                                         label))
-        except (TypeError, ValueError, AttributeError):
-            log.warning("a mention with unreadable data (first_seen %r) is left out of the mood", row.get("first_seen"))
-    return mentions
-
-
 def _tallies(db: sqlite_utils.Database, config: Config, start: dt.datetime, end: dt.datetime) -> mood.Tallies:
-    """The mood's counts per local day: counted by the hour in SQL, unless the zone's offset is not whole
-    hours (India, Nepal, parts of Australia), where each mention is read."""
-    terms = [w.name for w in config.watch]
-    if not mood.whole_hours(config.timezone, start, end):
-        return mood.tally(_mood_mentions(store.mood_mentions(db, start, end)), timezone=config.timezone,
-                          negative=config.negative, positive=config.positive, terms=terms)
+    """The mood's counts per local day, from the store's counts by the quarter hour."""
     counts = []
-    for hour, found, kind, count, total, scored in store.mood_hours(db, start, end, negative=config.negative,
-                                                                    positive=config.positive):
+    for quarter, found, kind, count, total, scored in store.mood_counts(db, start, end, negative=config.negative,
+                                                                        positive=config.positive):
         try:
-            counts.append((stored_moment(f"{hour}:00:00Z"), kind, store.row_terms(found), count, total, scored))
+            counts.append((stored_moment(f"{quarter}:00Z"), kind, store.row_terms(found), count, total, scored))
         except (TypeError, ValueError):
-            log.warning("%d mentions with unreadable data (first_seen %r…) are left out of the mood", count, hour)
-    return mood.tally_hours(counts, timezone=config.timezone, terms=terms)
+            log.warning("%d mentions with unreadable data (first_seen %r…) are left out of the mood", count, quarter)
+    return mood.tally_counts(counts, timezone=config.timezone, terms=[w.name for w in config.watch])
 
 
 def _titled(rows: list[dict]) -> list[dict]:

@@ -346,19 +346,24 @@ def mood_mentions(db: sqlite_utils.Database, start: dt.datetime, end: dt.datetim
                          [iso(start), iso(end)]))
 
 
-def mood_hours(db: sqlite_utils.Database, start: dt.datetime, end: dt.datetime, *, negative: float,
-               positive: float) -> list[tuple[str, str, str, int, float, int]]:
-    """`mood_mentions` counted in SQL by the UTC hour heard, stored terms and kind (the verdict, a person's
-    marks applied; the compound against the thresholds for items judged before verdicts):
-    (hour 'YYYY-MM-DDTHH', terms JSON, kind, mentions, sum of compounds, mentions with a compound)."""
+def mood_counts(db: sqlite_utils.Database, start: dt.datetime, end: dt.datetime, *, negative: float,
+                positive: float) -> list[tuple[str, str, str, int, float, int]]:
+    """`mood_mentions` counted in SQL by the quarter hour heard (UTC), stored terms and kind (the verdict,
+    a person's marks applied; the compound against the thresholds for items judged before verdicts):
+    (quarter 'YYYY-MM-DDTHH:MM', terms JSON, kind, mentions, sum of compounds, mentions with a compound).
+
+    Every zone's offset since 1990 is a whole number of quarter hours, so a quarter hour never spans two
+    local days: counted this way, the mood is the same as counted one mention at a time."""
     sql = verdict_sql(db)
     kind = (f"CASE WHEN {sql.complaint} = 1 THEN 'negative' WHEN NULLIF({sql.sentiment}, '') IS NOT NULL"
             f" THEN {sql.sentiment} WHEN items.compound IS NULL THEN 'neutral' WHEN items.compound <= ?"
             " THEN 'negative' WHEN items.compound >= ? THEN 'positive' ELSE 'neutral' END")
+    quarter = ("substr(items.heard_at, 1, 14)"
+               " || printf('%02d', CAST(substr(items.heard_at, 15, 2) AS INTEGER) / 15 * 15)")
     return db.execute(
-        "SELECT hour, terms, kind, count(*), total(compound), count(compound) FROM"
-        f" (SELECT substr(items.heard_at, 1, 13) AS hour, items.terms, items.compound, {kind} AS kind"
-        f"  FROM items WHERE {_MOOD_WHERE}) GROUP BY hour, terms, kind",
+        "SELECT quarter, terms, kind, count(*), total(compound), count(compound) FROM"
+        f" (SELECT {quarter} AS quarter, items.terms, items.compound, {kind} AS kind"
+        f"  FROM items WHERE {_MOOD_WHERE}) GROUP BY quarter, terms, kind",
         [negative, positive, iso(start), iso(end)]).fetchall()
 
 
