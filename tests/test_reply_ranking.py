@@ -96,7 +96,7 @@ def test_a_long_list_is_summarised_in_two_processes_with_the_same_result(generat
     try:
         ids = store.thread_ids(db, since=now - dt.timedelta(days=60))
         context = conversations.triage_context(db, config, now)
-        alone = conversations._summarise(db, config, ids, now, context=context)
+        alone = conversations._summaries_here(db, config, ids, now, context=context)
         assert len(alone) > 50
         assert conversations._summaries(db, config, ids, now, context=context, split_at=2) == alone
 

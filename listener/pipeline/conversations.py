@@ -199,7 +199,7 @@ def _summaries(db: sqlite_utils.Database, config: Config, ids: list[str], now: d
     forks (the CLI; not the daemon, whose other threads could hold a lock the copy would wait for)."""
     path = db.execute("PRAGMA database_list").fetchone()[2]
     if len(ids) < split_at or (os.cpu_count() or 1) < 2 or not path or threading.active_count() > 1:
-        return _summarise(db, config, ids, now, context=context)
+        return _summaries_here(db, config, ids, now, context=context)
     half = len(ids) // 2
     forked = multiprocessing.get_context("fork")
     reader, writer = forked.Pipe(duplex=False)
@@ -208,7 +208,7 @@ def _summaries(db: sqlite_utils.Database, config: Config, ids: list[str], now: d
     helper.start()
     writer.close()
     try:
-        mine = _summarise(db, config, ids[:half], now, context=context)
+        mine = _summaries_here(db, config, ids[:half], now, context=context)
         theirs = reader.recv()
     except EOFError:  # the helper died: do its half here
         theirs = None
@@ -219,7 +219,7 @@ def _summaries(db: sqlite_utils.Database, config: Config, ids: list[str], now: d
             helper.kill()
     if not isinstance(theirs, list):
         log.warning("the second process could not summarise its threads (%s): summarising them here", theirs)
-        theirs = _summarise(db, config, ids[half:], now, context=context)
+        theirs = _summaries_here(db, config, ids[half:], now, context=context)
     return [*mine, *theirs]
 
 
@@ -230,7 +230,7 @@ def _summarise_elsewhere(path: str, config: Config, ids: list[str], now: dt.date
     try:
         db = store.connect(path)
         try:
-            writer.send(_summarise(db, config, ids, now, context=context))
+            writer.send(_summaries_here(db, config, ids, now, context=context))
         finally:
             db.close()
     except Exception as exc:  # noqa: BLE001 - the parent does this half itself, and says why
@@ -239,7 +239,7 @@ def _summarise_elsewhere(path: str, config: Config, ids: list[str], now: dt.date
         writer.close()
 
 
-def _summarise(db: sqlite_utils.Database, config: Config, ids: list[str], now: dt.datetime, *,
+def _summaries_here(db: sqlite_utils.Database, config: Config, ids: list[str], now: dt.datetime, *,
                context: TriageContext) -> list[ThreadSummary]:
     items = store.thread_items(db, ids)
     infos = store.thread_info(db, ids)

@@ -61,6 +61,7 @@ if TYPE_CHECKING:
         mood_counts,
         mood_mentions,
         prune_items,
+        row_terms,
         save_poll,
         save_rescored,
     )
@@ -82,7 +83,6 @@ if TYPE_CHECKING:
         feed_titles,
         reply_candidates,
         resolve_thread,
-        row_terms,
         thread_acks,
         thread_exists,
         thread_ids,
@@ -101,12 +101,12 @@ _HOME = {
               "sync_feeds", "url_in_use", "NotModified"),
     "items": ("PRUNE_BATCH", "StoredCounts", "count_prunable", "count_to_rescore", "day_mentions", "ensure_thread",
               "first_heard", "item_verdict", "items_to_rescore", "known_hashes", "mentions", "mood_counts",
-              "mood_mentions", "prune_items", "save_poll", "save_rescored"),
+              "mood_mentions", "prune_items", "row_terms", "save_poll", "save_rescored"),
     "ledger": ("DigestClaim", "claim_digest", "digest_ledger_status", "digest_rows", "finish_digest"),
     "schema": ("MIGRATIONS", "migrate", "pending"),
     "team": ("MARK_FIELDS", "add_mark", "frequent_critics", "item_marks", "repeated_spam_keys", "repeated_texts",
              "set_team", "team_states", "threads_owned_by"),
-    "threads": ("add_ack", "feed_titles", "reply_candidates", "resolve_thread", "row_terms", "thread_acks",
+    "threads": ("add_ack", "feed_titles", "reply_candidates", "resolve_thread", "thread_acks",
                 "thread_exists", "thread_ids", "thread_info", "thread_items", "thread_of_key", "thread_of_url"),
 }
 _MODULE_OF = {name: module for module, names in _HOME.items() for name in names}

@@ -231,13 +231,17 @@ def _with_marks(db: Queries, rows: list[dict[str, Any]]) -> list[dict[str, Any]]
     return rows
 
 
-def _terms(row: dict[str, Any]) -> dict[str, Any]:
-    """`terms` as a list; a damaged value (someone edited the file by hand) reads as no terms."""
+def row_terms(value: str | None) -> list[str]:
+    """A row's stored `terms`; a damaged value (someone edited the file by hand) reads as no terms."""
     try:
-        terms = json.loads(row["terms"] or "[]")
+        terms = json.loads(value or "[]")
     except ValueError:
-        terms = []
-    row["terms"] = terms if isinstance(terms, list) else []
+        return []
+    return terms if isinstance(terms, list) else []
+
+
+def _terms(row: dict[str, Any]) -> dict[str, Any]:
+    row["terms"] = row_terms(row["terms"])
     return row
 
 

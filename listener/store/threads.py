@@ -12,7 +12,6 @@ import sqlite_utils
 
 from listener.errors import NotFoundError
 from listener.store.base import utcnow, write
-from listener.store.items import _terms
 from listener.store.verdicts import NEGATIVE
 from listener.times import iso
 
@@ -65,7 +64,7 @@ def thread_items(db: sqlite_utils.Database, ids: Sequence[str], *,
 
     `text_chars` bounds the content read per item (None: all of it). Rows are sqlite3.Row (read by
     column name, made in C: a report reads tens of thousands); `terms` is the stored JSON text
-    (`row_terms` reads it).
+    (`store.row_terms` reads it).
     """
     content = "items.content" if text_chars is None else f"substr(items.content, 1, {int(text_chars)})"
     cursor = db.conn.cursor()
@@ -87,11 +86,6 @@ def thread_items(db: sqlite_utils.Database, ids: Sequence[str], *,
         return grouped
     finally:
         cursor.close()
-
-
-def row_terms(value: str | None) -> list[str]:
-    """A row's stored `terms`; a damaged value (someone edited the file by hand) reads as no terms."""
-    return _terms({"terms": value})["terms"]
 
 
 def reply_candidates(db: sqlite_utils.Database, ids: Sequence[str], *, window_start: dt.datetime,
