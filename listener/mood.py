@@ -20,7 +20,6 @@ share on a busier day is hotter. T never leaves [0, 100).
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 import math
 from collections.abc import Iterable, Mapping, Sequence
@@ -41,6 +40,7 @@ from listener.heat import (  # noqa: F401 - the scale's names are part of mood's
     temperature,
     word,
 )
+from listener.text import stored_terms
 from listener.times import local_day, parse_iso
 
 log = logging.getLogger(__name__)
@@ -71,12 +71,11 @@ def mentions_of(rows: Iterable[Mapping[str, Any]]) -> list[Mention]:
     mentions = []
     for row in rows:
         try:
-            terms = json.loads(row["terms"] or "[]")
             first_seen = parse_iso(row["first_seen"])
             if first_seen is None:  # cannot be: the query reads a range of first_seen
                 raise ValueError("no first_seen")
             label = "negative" if row.get("complaint") else row.get("sentiment")
-            mentions.append(Mention(first_seen, row["compound"], tuple(t for t in terms if isinstance(t, str)), label))
+            mentions.append(Mention(first_seen, row["compound"], tuple(stored_terms(row["terms"])), label))
         except (TypeError, ValueError, AttributeError):
             log.warning("a mention with unreadable data (first_seen %r) is left out of the mood", row.get("first_seen"))
     return mentions

@@ -6,6 +6,7 @@ durations and judge URLs the same way.
 
 from __future__ import annotations
 
+import json
 import re
 import unicodedata
 from typing import Any
@@ -217,3 +218,13 @@ def display_title(title: str | None, *, thread_title: str | None = None, snippet
     if thread_title:
         return f"Comment on {strip_reply_prefix(thread_title)}"
     return " ".join((snippet or "").split()) or own
+
+
+def stored_terms(value: str | None) -> list[str]:
+    """A stored item's `terms` (JSON); a damaged value (someone edited the file by hand) reads as no
+    terms, and only strings count."""
+    try:
+        terms = json.loads(value or "[]")
+    except ValueError:
+        return []
+    return [t for t in terms if isinstance(t, str)] if isinstance(terms, list) else []

@@ -9,6 +9,7 @@ import pytest
 
 from bench import bigdb
 from listener import mood, store
+from listener.text import stored_terms
 
 UTC = dt.timezone.utc
 
@@ -35,7 +36,7 @@ def test_quarter_hour_counts_tally_as_each_mention(mentions_db, zone):
         one_by_one = mood.tally(mood.mentions_of(store.mood_mentions(db, start, end)), timezone=zone,
                                 negative=-0.05, positive=0.05, terms=["brightmoss"])
         hourly = mood.tally_counts(
-            ((dt.datetime.fromisoformat(f"{q}:00+00:00"), kind, store.row_terms(terms), n, total, scored)
+            ((dt.datetime.fromisoformat(f"{q}:00+00:00"), kind, stored_terms(terms), n, total, scored)
              for q, terms, kind, n, total, scored in store.mood_counts(db, start, end, negative=-0.05, positive=0.05)),
             timezone=zone, terms=["brightmoss"])
     finally:

@@ -18,7 +18,7 @@ import sqlite_utils
 
 from listener import lifeline, store
 from listener.models import Config, TextCues
-from listener.text import canonical_url, reply_subject, subject_key
+from listener.text import canonical_url, reply_subject, stored_terms, subject_key
 from listener.threads import ThreadIndex
 from listener.times import parse_iso, stored_moment
 from listener.triage import (
@@ -203,7 +203,7 @@ def _summaries(db: sqlite_utils.Database, config: Config, ids: list[str], now: d
     half = len(ids) // 2
     forked = multiprocessing.get_context("fork")
     reader, writer = forked.Pipe(duplex=False)
-    helper = forked.Process(target=_summarise_elsewhere, args=(path, config, ids[half:], now, context, writer),
+    helper = forked.Process(target=_summaries_elsewhere, args=(path, config, ids[half:], now, context, writer),
                             name="listener-summaries", daemon=True)
     helper.start()
     writer.close()
@@ -223,7 +223,7 @@ def _summaries(db: sqlite_utils.Database, config: Config, ids: list[str], now: d
     return [*mine, *theirs]
 
 
-def _summarise_elsewhere(path: str, config: Config, ids: list[str], now: dt.datetime, context: TriageContext,
+def _summaries_elsewhere(path: str, config: Config, ids: list[str], now: dt.datetime, context: TriageContext,
                          writer: Connection) -> None:
     """The forked half of `_summaries`: its own connection (one is never shared across a fork)."""
     lifeline.die_with(os.getppid())
@@ -255,7 +255,7 @@ def _summaries_here(db: sqlite_utils.Database, config: Config, ids: list[str], n
 @functools.lru_cache(maxsize=512)
 def _terms_of(stored: str | None) -> tuple[str, ...]:
     """A row's stored terms, read once per distinct value (most mentions name the same few terms)."""
-    return tuple(store.row_terms(stored))
+    return tuple(stored_terms(stored))
 
 
 def staff_test(config: Config) -> Callable[[str | None], bool]:

@@ -16,7 +16,7 @@ from listener.models import Config
 from listener.pipeline.conversations import thread_summaries
 from listener.pipeline.upkeep import feed_overview
 from listener.schedule import FAILING_AFTER_ERRORS
-from listener.text import display_title
+from listener.text import display_title, stored_terms
 from listener.times import local_day, stored_moment
 
 log = logging.getLogger(__name__)
@@ -28,7 +28,7 @@ def _tallies(db: sqlite_utils.Database, config: Config, start: dt.datetime, end:
     for quarter, found, kind, count, total, scored in store.mood_counts(db, start, end, negative=config.negative,
                                                                         positive=config.positive):
         try:
-            counts.append((stored_moment(f"{quarter}:00Z"), kind, store.row_terms(found), count, total, scored))
+            counts.append((stored_moment(f"{quarter}:00Z"), kind, stored_terms(found), count, total, scored))
         except (TypeError, ValueError):
             log.warning("%d mentions with unreadable data (first_seen %r…) are left out of the mood", count, quarter)
     return mood.tally_counts(counts, timezone=config.timezone, terms=[w.name for w in config.watch])

@@ -61,7 +61,6 @@ if TYPE_CHECKING:
         mood_counts,
         mood_mentions,
         prune_items,
-        row_terms,
         save_poll,
         save_rescored,
     )
@@ -101,7 +100,7 @@ _HOME = {
               "sync_feeds", "url_in_use", "NotModified"),
     "items": ("PRUNE_BATCH", "StoredCounts", "count_prunable", "count_to_rescore", "day_mentions", "ensure_thread",
               "first_heard", "item_verdict", "items_to_rescore", "known_hashes", "mentions", "mood_counts",
-              "mood_mentions", "prune_items", "row_terms", "save_poll", "save_rescored"),
+              "mood_mentions", "prune_items", "save_poll", "save_rescored"),
     "ledger": ("DigestClaim", "claim_digest", "digest_ledger_status", "digest_rows", "finish_digest"),
     "schema": ("MIGRATIONS", "migrate", "pending"),
     "team": ("MARK_FIELDS", "add_mark", "frequent_critics", "item_marks", "repeated_spam_keys", "repeated_texts",
@@ -124,7 +123,7 @@ __all__ = [
     "prune_items",
     "quick_check", "rebase_schedule", "recent_commented_posts", "record_error", "redirect_state",
     "resolve_thread", "save_not_modified", "save_poll", "save_rescored", "set_comment_count", "sync_feeds", "thread_acks",
-    "reply_candidates", "row_terms", "thread_exists", "thread_ids", "thread_info", "thread_items", "thread_of_key",
+    "reply_candidates", "thread_exists", "thread_ids", "thread_info", "thread_items", "thread_of_key",
     "thread_of_url",
     "url_in_use", "utcnow", "write",
 ]

@@ -15,6 +15,7 @@ from listener.models import ItemPlacement, ScoredItem, Sentiment, TextCues, Verd
 from listener.store.base import Queries, write
 from listener.store.feeds import FeedUpdate
 from listener.store.verdicts import MARKED_COMPLAINT, MARKED_SENTIMENT, NEGATIVE, verdict_sql
+from listener.text import stored_terms
 from listener.times import iso, parse_iso
 
 if TYPE_CHECKING:
@@ -231,17 +232,8 @@ def _with_marks(db: Queries, rows: list[dict[str, Any]]) -> list[dict[str, Any]]
     return rows
 
 
-def row_terms(value: str | None) -> list[str]:
-    """A row's stored `terms`; a damaged value (someone edited the file by hand) reads as no terms."""
-    try:
-        terms = json.loads(value or "[]")
-    except ValueError:
-        return []
-    return terms if isinstance(terms, list) else []
-
-
 def _terms(row: dict[str, Any]) -> dict[str, Any]:
-    row["terms"] = row_terms(row["terms"])
+    row["terms"] = stored_terms(row["terms"])
     return row
 
 

@@ -64,7 +64,7 @@ def thread_items(db: sqlite_utils.Database, ids: Sequence[str], *,
 
     `text_chars` bounds the content read per item (None: all of it). Rows are sqlite3.Row (read by
     column name, made in C: a report reads tens of thousands); `terms` is the stored JSON text
-    (`store.row_terms` reads it).
+    (`text.stored_terms` reads it).
     """
     content = "items.content" if text_chars is None else f"substr(items.content, 1, {int(text_chars)})"
     cursor = db.conn.cursor()
