@@ -70,10 +70,6 @@ def links(text: str) -> int:
     return len(_LINK.findall(text[: CUE_CHARS * 4]))
 
 
-def link_stuffed(text: str) -> bool:
-    return links(text) >= LINK_STUFFED
-
-
 def spam_key(text: str) -> str:
     """A digest of the text as repeated spam is compared (case, whitespace and links left out);
     '' when too short to tell."""
