@@ -52,19 +52,26 @@ def vader_masked_rules(text: str) -> str:
 
 
 def full_verdict(text: str) -> str:
+    """The verdict on a mention: every mention names a watched term, so the model decides."""
+    return judge(text, about_target=True).sentiment
+
+
+def general_verdict(text: str) -> str:
+    """The verdict on text that names no watched term (a reply, general language)."""
     return judge(text).sentiment
 
 
 def vader_and_verdict(text: str) -> str:
-    """The whole per-item cost in the pipeline: VADER's numbers (listener.sentiment) and the verdict."""
-    return score_item(text, vader=score)[1].sentiment
+    """The whole per-item cost in the pipeline for a mention: VADER's numbers (listener.sentiment) and the verdict."""
+    return score_item(text, vader=score, about_target=True)[1].sentiment
 
 
 SCORERS: dict[str, Scorer] = {
     "plain VADER": plain_vader,
     "VADER's numbers, listener.sentiment": listener_vader,
     "VADER + masking + rules": vader_masked_rules,
-    "full verdict (service)": full_verdict,
+    "full verdict (service), as a mention": full_verdict,
+    "full verdict (service), as general text": general_verdict,
     "VADER + verdict, per item (score_item)": vader_and_verdict,
 }
 

@@ -23,7 +23,10 @@ VADER = SentimentIntensityAnalyzer()
 # --- masking ------------------------------------------------------------------------------
 
 @pytest.mark.parametrize(("text", "expected", "kinds"), [
-    ("@united lost my bag", "xhandle lost my bag", ("handle",)),
+    ("@united lost my bag", "xhandle lost my bag", ("handle", "target")),
+    ("@United_Help lost my bag", "xhandle lost my bag", ("handle", "target")),
+    ("@AcmeHelpDesk is down", "xhandle is down", ("handle", "target")),
+    ("@dana lost my bag", "xhandle lost my bag", ("handle",)),
     ("United lost my bag again", "xtarget lost my bag again", ("target",)),
     ("#united fail", "xtarget fail", ("target",)),
     ("Acme   Cloud is down", "xtarget is down", ("target",)),
@@ -44,6 +47,27 @@ def test_a_brand_name_is_not_sentiment():
     assert mask(text, targets=["joy airlines"]).text == "xtarget flight 12 to Boston"
     assert VADER.polarity_scores(mask(text, targets=["joy airlines"]).text)["compound"] == 0
     assert judge(text, targets=["joy airlines"]).sentiment != "positive"
+
+
+def test_text_not_about_the_brand_keeps_vaders_judgement():
+    """General language (no watched term, no complaint cue): VADER, validated on it, decides."""
+    general = judge("Feeling a lot better today, even if I am worrying about the exam. :)", targets=["acme"])
+    assert general.sentiment == "positive"
+    assert "decided_by:general_text" in general.why
+    assert judge("Please, can you help me with my account?", targets=["acme"]).sentiment == "neutral"  # politeness
+
+
+def test_complaint_language_is_judged_by_the_model_even_without_the_brand():
+    verdict = judge("still broken after 3 weeks and nobody answers", targets=["acme"])
+    assert verdict.sentiment == "negative" and verdict.complaint
+    assert "decided_by:general_text" not in verdict.why
+
+
+def test_a_mention_of_the_brand_is_judged_by_the_model():
+    about = judge("@AcmeSupport bought it to play games but guess not", targets=["acme"])
+    assert "masked:target" in about.why and "decided_by:general_text" not in about.why
+    forced = judge("bought it to play games but guess not", about_target=True)
+    assert "decided_by:general_text" not in forced.why
 
 
 def test_placeholders_are_neutral_for_vader():
@@ -69,6 +93,16 @@ def test_placeholders_are_neutral_for_vader():
     ("I never received my order", "never_received"),
     ("where is my package", "never_received"),
     ("the app is not working", "not_working"),
+    ("it doesn't work", "not_working"),
+    ("app won\u2019t load", "not_working"),
+    ("the site is down", "not_working"),
+    ("power is out since noon", "not_working"),
+    ("I didn't receive my order", "never_received"),
+    ("parts haven't yet arrived", "not_yet"),
+    ("they haven't replied", "no_response"),
+    ("having issues with checkout", "problem"),
+    ("still not resolved", "unresolved"),
+    ("your website is a joke", "unresolved"),
     ("I can't log in", "not_working"),
     ("I want a refund", "refund"),
     ("my flight was cancelled", "cancelled"),
@@ -85,7 +119,7 @@ def test_every_rule_is_tested_above():
     tested = {
         "politeness", "courtesy_thanks", "thanks_for_nothing", "sarcastic_praise", "waited", "on_hold", "still",
         "again", "not_yet", "no_response", "never_received", "not_working", "refund", "cancelled", "lost", "why",
-        "fail_tag", "stuck",
+        "fail_tag", "stuck", "problem", "unresolved",
     }
     assert {rule.name for rule in RULES} == tested
 
@@ -96,6 +130,8 @@ def test_every_rule_is_tested_above():
     "my flight was not cancelled, what a relief",
     "no delays today, great crew",
     "The new editor is lovely",
+    "heading down to the coast, who's in?",
+    "I'm down for it",
 ])
 def test_no_complaint_cue_fires_on_praise(text):
     ruled = apply_rules(text)
@@ -263,7 +299,7 @@ def test_fast_polarity_and_the_cue_shortcut_agree_on_every_development_text():
 
     def all_cues(text: str) -> dict[str, int]:
         hits: dict[str, int] = {}
-        lower = text.lower()
+        lower = rules.lowered(text)
         for m in rules._CUES.finditer(lower):
             name = m.lastgroup or ""
             if rules._BY_NAME[name].negatable and rules._NEGATOR_BEFORE.search(lower, max(0, m.start() - 40), m.start()):

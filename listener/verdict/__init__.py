@@ -11,6 +11,11 @@ VADER's numbers (`listener.sentiment`) stay VADER's; the verdict is what decisio
    VADER scores (`model`; weights in `listener/data/verdict.npz`, built by `tools/train_verdict.py`);
 4. language identification (`languages`, py3langid): a text not in English is `unknown`.
 
+The model decides for text about the brand (it names a watched term or writes to its handle) and
+for text with complaint cues whose rule-layer score is negative; other text is general language,
+where VADER (validated on it) is better than a model trained for service: its score after masking
+and the rules decides.
+
 `score_item` is the per-item entry point for a caller that needs VADER's numbers too.
 
 The `vader` scorer is the old behaviour: sentiment from compound and the thresholds, no complaint.
@@ -27,6 +32,7 @@ from listener.verdict.model import (
     CLASSES,
     DENSE,
     HASH_BITS,
+    Features,
     Model,
     bucket,
     features,
@@ -50,6 +56,7 @@ SUPPORTED_LANGUAGES = frozenset({"en"})
 COMPLAINT_CUE_WEIGHT = -2.5  # cues this strong make a complaint unless the text is positive
 UNCUED_NEGATIVE_MIN = 0.75  # the model must be this sure to call a text with no cue and no negative word negative
 RULES_NEGATIVE = -0.05  # a cued text whose rule-layer compound is at most this is negative (unless praise)
+GENERAL_NEGATIVE, GENERAL_POSITIVE = -0.05, 0.05  # VADER's own thresholds, for text not about the brand
 
 
 def judge(
@@ -60,22 +67,26 @@ def judge(
     thresholds: tuple[float, float] = (-0.05, 0.05),
     scorer: Scorer = "service",
     compound: float | None = None,
+    about_target: bool | None = None,
 ) -> Verdict:
     """listener's verdict on an item's text (its `scoring_text`).
 
     `targets`: every watched term of the config (all watch entries); `staff`: staff.authors;
     `thresholds`: (negative, positive) for the `vader` scorer; `compound`: VADER's compound the
-    caller already has (the `vader` scorer uses it instead of scoring again).
+    caller already has (the `vader` scorer uses it instead of scoring again); `about_target`:
+    whether the text is about the brand (None: it is when it names a watched term or writes to
+    a handle that starts with one). Text that is not, and has no complaint cue with a negative
+    rule-layer score, keeps VADER's judgement after masking and the rules (`decided_by:general_text`).
 
     >>> judge("@acme help!! 3 weeks and no reply, please fix", targets=["acme"]).sentiment
     'negative'
     """
-    return _judge(text, targets, staff, thresholds, scorer, compound, None)
+    return _judge(text, targets, staff, thresholds, scorer, compound, None, about_target)
 
 
 def _judge(
     text: str, targets: Sequence[str], staff: Sequence[str], thresholds: tuple[float, float], scorer: Scorer,
-    compound: float | None, vader: tuple[float, float, float] | None,
+    compound: float | None, vader: tuple[float, float, float] | None, about_target: bool | None = None,
 ) -> Verdict:
     masked = mask(text, targets, staff)
     lang, lang_confidence, lang_note = language(masked.text)
@@ -84,13 +95,16 @@ def _judge(
     why = [f"masked:{k}" for k in masked.masked] + ([lang_note] if lang_note else [])
     if lang not in SUPPORTED_LANGUAGES:
         return Verdict("unknown", False, round(lang_confidence, 3), lang, tuple(why))
-    model = load_model()
     f = features(masked.text, text, vader_scores(text) if vader is None else vader)
     if not f.names:
         return Verdict("neutral", False, 1.0, lang, tuple(why + ["nothing_to_score"]))
-    p, rows = probabilities(model, f)
-    cls = max(range(3), key=p.__getitem__)
     cued = any(not r.startswith(("politeness", "courtesy")) for r in f.ruled.fired)
+    if not (masked.names_target if about_target is None else about_target) and not (
+        cued and f.rule_compound <= RULES_NEGATIVE
+    ):
+        return _general_verdict(f, lang, why)
+    p, rows = probabilities(load_model(), f)
+    cls = max(range(3), key=p.__getitem__)
     if cls != 0 and cued and f.rule_compound <= RULES_NEGATIVE and p[2] < 0.5:
         cls = 0  # complaint cues and a negative rule-layer score: negative unless the model is sure it is praise
         why.append("decided_by:rules")
@@ -107,6 +121,16 @@ def _judge(
     return Verdict(sentiment, complaint, round(p[cls], 3), lang, tuple(why))
 
 
+def _general_verdict(f: Features, lang: str, why: list[str]) -> Verdict:
+    """A text not about the brand and with no complaint language: VADER's judgement after masking
+    and the politeness rules stands (the model, trained for service language, is not asked)."""
+    c = f.rule_compound
+    label: Label = "negative" if c <= GENERAL_NEGATIVE else "positive" if c >= GENERAL_POSITIVE else "neutral"
+    confidence = abs(c) if label != "neutral" else 1 - abs(c)
+    why += ["decided_by:general_text", *(f"rule:{r}" for r in f.ruled.fired), f"vader_after_rules:{c:+.2f}"]
+    return Verdict(label, False, round(min(1.0, confidence), 3), lang, tuple(why))
+
+
 def _vader_verdict(text: str, lang: str, thresholds: tuple[float, float], compound: float | None) -> Verdict:
     """Today's behaviour: VADER's compound against the thresholds; language shown, never gating."""
     c = vader_scores(text)[0] if compound is None else compound
@@ -116,7 +140,7 @@ def _vader_verdict(text: str, lang: str, thresholds: tuple[float, float], compou
     return Verdict(label, False, round(min(1.0, confidence), 3), lang, (f"vader_compound:{c:+.4f}",))
 
 
-MODEL_VERSION = "2"  # bump with the weights or the rules: `listener rescore` re-judges what an older one made
+MODEL_VERSION = "3"  # bump with the weights or the rules: `listener rescore` re-judges what an older one made
 
 
 def verdict_version(scorer: Scorer) -> str:
@@ -152,6 +176,7 @@ def score_item(
     staff: Sequence[str] = (),
     thresholds: tuple[float, float] = (-0.05, 0.05),
     scorer: Scorer = "service",
+    about_target: bool | None = None,
 ) -> tuple[S, Verdict]:
     """VADER's scores of an item's text and the verdict on it, VADER run once.
 
@@ -168,4 +193,4 @@ def score_item(
     """
     scores = vader(text)
     return scores, _judge(text, targets, staff, thresholds, scorer, scores.compound,
-                          (scores.compound, scores.pos, scores.neg))
+                          (scores.compound, scores.pos, scores.neg), about_target)

@@ -24,7 +24,7 @@ from typing import Literal
 import numpy as np
 
 from listener.vader import lexicon_sum, polarity
-from listener.verdict.rules import Ruled, apply_rules, shift_compound
+from listener.verdict.rules import Ruled, apply_rules, lowered, shift_compound
 
 CLASSES: tuple[Literal["negative", "neutral", "positive"], ...] = ("negative", "neutral", "positive")
 HASH_BITS = 18
@@ -100,7 +100,7 @@ def features(masked_text: str, original: str, vader: tuple[float, float, float])
     ruled = apply_rules(masked_text)
     compound, pos, neg = vader
     rule_compound = shift_compound(compound, ruled.cue_weight - removed_valence(original, ruled.text))
-    tokens = _TOKEN.findall(ruled.text.lower())  # what the rules left: politeness and sarcastic praise are gone
+    tokens = _TOKEN.findall(lowered(ruled.text))  # what the rules left: politeness and sarcastic praise are gone
     names = [*dict.fromkeys([*tokens, *map(" ".join, zip(tokens, islice(tokens, 1, None)))])]
     names += [f"rule:{r}" for r in ruled.fired]
     dense = (rule_compound, pos, neg, max(ruled.cue_weight, -5.0) / 5.0, float(ruled.request))

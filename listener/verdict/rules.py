@@ -41,6 +41,11 @@ class Masked:
     text: str
     masked: tuple[str, ...]  # "target", "handle", "staff", "url", "email": the kinds that were masked
 
+    @property
+    def names_target(self) -> bool:
+        """The text names a watched term or writes to a handle of it: it is about the brand."""
+        return "target" in self.masked
+
 
 @lru_cache(maxsize=64)
 def _names_pattern(names: tuple[str, ...]) -> re.Pattern[str] | None:
@@ -84,15 +89,34 @@ def mask(text: str, targets: Sequence[str] = (), staff: Sequence[str] = ()) -> M
         if n:
             kinds.append("staff")
     if "@" in text:
-        text, n = _HANDLE.subn(HANDLE, text)  # watched @handles are handles too
+        stems = _handle_stems(tuple(targets))
+        addressed = False
+
+        def handle(m: re.Match[str]) -> str:
+            nonlocal addressed
+            addressed = addressed or (bool(stems) and m.group()[1:].replace("_", "").lower().startswith(stems))
+            return HANDLE
+
+        text, n = _HANDLE.subn(handle, text)
         if n:
             kinds.append("handle")
+        if addressed and "target" not in kinds:
+            kinds.append("target")  # "@acme", "@AcmeSupport": the text is addressed to the watched brand
     return Masked(text, tuple(kinds))
+
+
+@lru_cache(maxsize=64)
+def _handle_stems(targets: tuple[str, ...]) -> tuple[str, ...]:
+    """The watched terms as a handle would spell them ("Joy Airlines" -> "joyairlines"): a handle
+    that starts with one is the brand's. Shorter than 3 letters, a stem would match any handle."""
+    stems = ("".join(ch for ch in t.casefold() if ch.isalnum()) for t in targets)
+    return tuple(sorted({s for s in stems if len(s) >= 3}))
 
 
 # --- rules --------------------------------------------------------------------------------
 
 _NEG = r"(?:not|no|never|n't|without|nothing)"
+_NOT = r"(?:\bnot|n't)"  # "n't" ends a word ("didn't"): no \b may come before it
 _N = r"(?:\d+|(?:a|an|one|two|three|four|five|six|seven|eight|nine|ten|twelve|few|several|many|couple(?:\s+of)?)(?![a-z]))"
 _UNIT = r"(?:hours?|hrs?|days?|weeks?|wks?|months?|mins?|minutes?)"
 
@@ -132,8 +156,10 @@ _PRAISE = r"\b(?:great|love|loving|awesome|nice|wonderful|fantastic|amazing|perf
 
 # Order matters only for `why`: it lists the rules in this order.
 RULES: tuple[Rule, ...] = (
-    # Politeness is never evaluation: "please fix", "dear support", "help!" say nothing about mood.
-    Rule("politeness", _rx(_POLITE), rewrite=_rx(_POLITE), words=_words("please pls plz kindly dear help")),
+    # Politeness in a request or a complaint is not evaluation: "please fix", "dear support", "help!"
+    # say nothing about mood. Elsewhere the words keep their sense ("ideas to help you relax").
+    Rule("politeness", _rx(_POLITE), rewrite=_rx(_POLITE), needs="request|complaint",
+         words=_words("please pls plz kindly dear help")),
     # Thanks in a request or a complaint is courtesy ("thanks in advance", "3 hours on hold. thanks").
     Rule("courtesy_thanks", _rx(_THANKS), rewrite=_rx(_THANKS), needs="request|complaint",
          words=_words("thanks thank thx ty appreciated appreciate hopefully hope like")),
@@ -151,20 +177,30 @@ RULES: tuple[Rule, ...] = (
     Rule("on_hold", _rx(r"\bon\s+hold\b|\bhold\s+(?:time|music)\b"), weight=-1.5),
     Rule("still", _rx(r"\bstill\b(?!\s+(?:love|like|the\s+best|great|my\s+fav))"), weight=-1.0),
     Rule("again", _rx(r"\bagain\b|\byet\s+again\b|\bonce\s+more\b"), weight=-0.8, negatable=True),
-    Rule("not_yet", _rx(r"\b(?:not|n't)\s+(?:\w+\s+)?yet\b|\byet\s+to\b"), weight=-1.0),
+    Rule("not_yet", _rx(rf"{_NOT}\s+(?:\w+\s+)?yet\b|\byet\s+to\b"), weight=-1.0),
     Rule("no_response", _rx(
         r"\bno\s+(?:one|body|response|reply|replies|answer|update|updates|call\s*back|callback|email|help|info(?:rmation)?|word|contact)\b|"
-        r"\bnobody\b|\bno-one\b|\b(?:ignor(?:e|ed|ing))\b|\b(?:not|n't|never)\s+(?:\w+\s+)?(?:respond|responded|replied|answered|answering|reply|called\s+back|heard)\b"),
+        rf"\bnobody\b|\bno-one\b|\b(?:ignor(?:e|ed|ing))\b|(?:{_NOT}|\bnever)\s+(?:\w+\s+)?(?:respond|responded|replied|answered|answering|reply|called\s+back|heard)\b"),
         weight=-1.8),
     Rule("never_received", _rx(
-        r"\b(?:never|not|n't|yet\s+to)\s+(?:\w+\s+)?(?:received|receive|got|get|arrived|came|showed|delivered|refunded|credited|shipped)\b|"
+        rf"(?:{_NOT}|\bnever|\byet\s+to)\s+(?:\w+\s+)?(?:received|receive|got|get|arrived|came|showed|delivered|refunded|credited|shipped)\b|"
         r"\bwhere(?:'s|\s+is|\s+are)\s+(?:my|our|the)\b"),
         weight=-1.8),
     Rule("not_working", _rx(
-        r"\b(?:not|n't|stopped|never)\s+(?:\w+\s+)?(?:work|working|works|load|loading|open|opening|connect|connecting|sync|syncing)\b|"
-        r"\b(?:can't|cannot|cant|unable\s+to|couldn't|won't\s+let\s+me)\s+(?:\w+\s+)?(?:log|login|sign|access|get|find|check|book|use|pay|open|reach|change|cancel)\b|"
-        r"\b(?:down|outage|crash(?:es|ed|ing)?|glitch\w*|bug(?:gy|s)?|freez(?:es|ing))\b"),
+        rf"(?:{_NOT}|\bstopped|\bnever)\s+(?:\w+\s+)?(?:work|working|works|load|loading|open|opening|connect|connecting|sync|syncing|"
+        r"update|updating|save|saving|install|installing|start|starting|print|printing|charge|charging|turn\s+on)\b|"
+        r"\b(?:can't|cannot|cant|unable\s+to|couldn't|won't\s+let\s+me)\s+(?:\w+\s+)?(?:log|login|sign|access|get|find|check|book|use|pay|open|reach|change|cancel|activate|save)\b|"
+        # "down" alone is as often "heading down", "I'm down for it": only a thing that is down
+        r"\b(?:is|are|was|were|been|went|goes|still|keeps\s+going)\s+down\b|\bdown(?=\s+again\b)|"
+        r"\b(?:site|server|servers|app|website|system|network|service|power|internet|wifi|signal)\s+(?:is\s+|has\s+been\s+|went\s+)?(?:down|out)\b|"
+        r"\b(?:outage|blackout|crash(?:es|ed|ing)?|glitch\w*|bug(?:gy|s)?|freez(?:es|ing))\b"),
         weight=-1.5),
+    # Service trouble named as such, and the verdicts of the unhappy ("not resolved", "a joke").
+    Rule("problem", _rx(r"\b(?:issues?|problems?|errors?|unavailable|invalid|no\s+longer|doesn't\s+exist)\b"), weight=-1.0),
+    Rule("unresolved", _rx(
+        rf"{_NOT}\s+(?:\w+\s+)?(?:resolved|fixed|sorted|happen|happened|impressed|acceptable|helpful|good\s+enough)\b|"
+        r"\b(?:unacceptable|useless|pathetic|disgrace(?:ful)?|shambles)\b|\b(?:is|was|what|such)\s+a\s+joke\b"),
+        weight=-1.5, rewrite=_rx(r"\bjoke\b")),
     Rule("refund", _rx(r"\brefund(?:s|ed)?\b|\bcompensat\w+|\bmoney\s+back\b|\bcharged?\b|\bovercharg\w+|\bfees?\b"), weight=-1.0),
     Rule("cancelled", _rx(r"\bcancel+(?:ed|ing|lation|lations)?\b|\bdelay(?:s|ed)?\b|\blate\b|\bmissed\b|\bdiverted\b|\bovers?old\b|\boverbook\w*|\bstranded\b"),
          weight=-1.0, negatable=True),
@@ -219,9 +255,13 @@ _CUE_TRIGGERS: dict[str, tuple[frozenset[str], tuple[str, ...]]] = {
                         "called heard", ""),
         ("never_received", "received receive got get arrived came showed delivered refunded credited shipped where",
          ""),
-        ("not_working", "work working works load loading open opening connect connecting sync syncing log login "
-                        "sign access get find check book use pay reach change cancel down outage crash crashes "
-                        "crashed crashing bug buggy bugs freezes freezing", "glitch"),
+        ("not_working", "work working works load loading open opening connect connecting sync syncing update "
+                        "updating save saving install installing start starting print printing charge charging "
+                        "turn log login sign access get find check book use pay reach change cancel activate down "
+                        "out outage blackout crash crashes crashed crashing bug buggy bugs freezes freezing", "glitch"),
+        ("problem", "issue issues problem problems error errors unavailable invalid longer exist", ""),
+        ("unresolved", "resolved fixed sorted happen happened impressed acceptable helpful enough unacceptable useless "
+                       "pathetic disgrace disgraceful shambles joke", ""),
         ("refund", "refund refunds refunded money charge charged fee fees", "compensat overcharg"),
         ("cancelled", "delay delays delayed late missed diverted oversold overold stranded", "cancel overbook"),
         ("lost", "lost missing damaged broke broken stolen wrong faulty defective", ""),
@@ -257,9 +297,15 @@ def _triggered(lower: str, words: frozenset[str]) -> tuple[str, ...]:
     return tuple(sorted(names, key=_CUE_ORDER.__getitem__))
 
 
+def lowered(text: str) -> str:
+    """What the patterns read: lower case (case-insensitive matching is much slower) and the
+    typographic apostrophe as the typewriter one ("didn\u2019t" is "didn't"), same length."""
+    return text.lower().replace("\u2019", "'")
+
+
 def cue_hits(text: str) -> dict[str, int]:
     """How many times each cue fires, leaving out a negatable cue right after a negation."""
-    lower = text.lower()  # the patterns are lower-case: case-insensitive matching is much slower
+    lower = lowered(text)
     return _cue_hits(lower, frozenset(_LETTERS.findall(lower)))
 
 
@@ -287,7 +333,7 @@ def apply_rules(text: str) -> Ruled:
     """
     cue_weight = 0.0
     fired: set[str] = set()
-    lower = text.lower()
+    lower = lowered(text)
     words = frozenset(_LETTERS.findall(lower))
     for name, hits in _cue_hits(lower, words).items():
         rule = _BY_NAME[name]
@@ -295,7 +341,7 @@ def apply_rules(text: str) -> Ruled:
         fired.add(name)
         if rule.rewrite is not None:
             text = rule.rewrite.sub("", text)
-            lower = text.lower()
+            lower = lowered(text)
     complaint = bool(fired)
     request = "?" in text or (not _REQUEST_WORDS.isdisjoint(words) and bool(REQUEST.search(lower)))
     for rule in _CONTEXT_RULES:
@@ -307,7 +353,7 @@ def apply_rules(text: str) -> Ruled:
         cue_weight += rule.weight
         if rule.rewrite is not None:
             text = rule.rewrite.sub("", text)
-            lower = text.lower()
+            lower = lowered(text)
     order = tuple(rule.name for rule in RULES if rule.name in fired) if len(fired) > 1 else tuple(fired)
     return Ruled(text, cue_weight, order, request)
 
