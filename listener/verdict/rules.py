@@ -180,7 +180,7 @@ RULES: tuple[Rule, ...] = (
     Rule("not_yet", _rx(rf"{_NOT}\s+(?:\w+\s+)?yet\b|\byet\s+to\b"), weight=-1.0),
     Rule("no_response", _rx(
         r"\bno\s+(?:one|body|response|reply|replies|answer|update|updates|call\s*back|callback|email|help|info(?:rmation)?|word|contact)\b|"
-        rf"\bnobody\b|\bno-one\b|\b(?:ignor(?:e|ed|ing))\b|(?:{_NOT}|\bnever)\s+(?:\w+\s+)?(?:respond|responded|replied|answered|answering|reply|called\s+back|heard)\b"),
+        rf"\bnobody\b|\bno-one\b|\b(?:ignor(?:e|ed|ing))\b|\b(?:hung|hangs?|hanging)\s+up\b|(?:{_NOT}|\bnever)\s+(?:\w+\s+)?(?:respond|responded|replied|answered|answering|reply|called\s+back|heard)\b"),
         weight=-1.8),
     Rule("never_received", _rx(
         rf"(?:{_NOT}|\bnever|\byet\s+to)\s+(?:\w+\s+)?(?:received|receive|got|get|arrived|came|showed|delivered|refunded|credited|shipped)\b|"
@@ -193,20 +193,22 @@ RULES: tuple[Rule, ...] = (
         # "down" alone is as often "heading down", "I'm down for it": only a thing that is down
         r"\b(?:is|are|was|were|been|went|goes|still|keeps\s+going)\s+down\b|\bdown(?=\s+again\b)|"
         r"\b(?:site|server|servers|app|website|system|network|service|power|internet|wifi|signal)\s+(?:is\s+|has\s+been\s+|went\s+)?(?:down|out)\b|"
+        r"\bno\s+(?:broadband|internet|power|signal|wifi|wi-fi|connection|network|electricity|water|heating)\b|"
+        r"\b(?:so|really|very|painfully|extremely|super)\s+slow\b|\bslow\s+(?:performance|speeds?|internet|broadband|connection)\b|"
         r"\b(?:outage|blackout|crash(?:es|ed|ing)?|glitch\w*|bug(?:gy|s)?|freez(?:es|ing))\b"),
         weight=-1.5),
     # Service trouble named as such, and the verdicts of the unhappy ("not resolved", "a joke").
     Rule("problem", _rx(r"\b(?:issues?|problems?|errors?|unavailable|invalid|no\s+longer|doesn't\s+exist)\b"), weight=-1.0),
     Rule("unresolved", _rx(
         rf"{_NOT}\s+(?:\w+\s+)?(?:resolved|fixed|sorted|happen|happened|impressed|acceptable|helpful|good\s+enough)\b|"
-        r"\b(?:unacceptable|useless|pathetic|disgrace(?:ful)?|shambles)\b|\b(?:is|was|what|such)\s+a\s+joke\b"),
+        r"\b(?:unacceptable|useless|pathetic|disgrace(?:ful)?|shambles|rubbish|unreliable|debacle)\b|\b(?:is|was|what|such)\s+a\s+joke\b"),
         weight=-1.5, rewrite=_rx(r"\bjoke\b")),
     Rule("refund", _rx(r"\brefund(?:s|ed)?\b|\bcompensat\w+|\bmoney\s+back\b|\bcharged?\b|\bovercharg\w+|\bfees?\b"), weight=-1.0),
     Rule("cancelled", _rx(r"\bcancel+(?:ed|ing|lation|lations)?\b|\bdelay(?:s|ed)?\b|\blate\b|\bmissed\b|\bdiverted\b|\bovers?old\b|\boverbook\w*|\bstranded\b"),
          weight=-1.0, negatable=True),
     Rule("lost", _rx(r"\blost\b|\bmissing\b|\bdamaged\b|\bbroken?\b|\bstolen\b|\bwrong\b|\bfaulty\b|\bdefective\b"), weight=-0.8, negatable=True),
     Rule("why", _rx(r"\bwhy\b|\bwhat\s+(?:the|is\s+going\s+on|happened)\b|\bhow\s+(?:come|long|many\s+times|hard)\b|\bseriously\b|\bridiculous\b"), weight=-0.8),
-    Rule("fail_tag", _rx(r"#\w*fail\w*|#(?:worst|never\w+|disappointed|badservice|customerservice\w*)\b|\bfail(?:s|ed|ing)?\b"), weight=-1.2),
+    Rule("fail_tag", _rx(r"#\w*fail\w*|#(?:worst|never\w+|disappointed|badservice|customerservice\w*|(?:would|do)not\w+)\b|\bfail(?:s|ed|ing)?\b"), weight=-1.2),
     Rule("stuck", _rx(r"\bstuck\b|\bwaiting\b|\bwait(?:ed)?\b|\bqueue\b|\bkeeps?\s+\w+ing\b|\bevery\s+(?:time|single)\b"), weight=-0.8),
 )
 
@@ -252,21 +254,21 @@ _CUE_TRIGGERS: dict[str, tuple[frozenset[str], tuple[str, ...]]] = {
         ("again", "again once", ""),
         ("not_yet", "yet", ""),
         ("no_response", "no nobody ignore ignored ignoring respond responded replied answered answering reply "
-                        "called heard", ""),
+                        "called heard hung hang hangs hanging", ""),
         ("never_received", "received receive got get arrived came showed delivered refunded credited shipped where",
          ""),
         ("not_working", "work working works load loading open opening connect connecting sync syncing update "
                         "updating save saving install installing start starting print printing charge charging "
                         "turn log login sign access get find check book use pay reach change cancel activate down "
-                        "out outage blackout crash crashes crashed crashing bug buggy bugs freezes freezing", "glitch"),
+                        "out no slow outage blackout crash crashes crashed crashing bug buggy bugs freezes freezing", "glitch"),
         ("problem", "issue issues problem problems error errors unavailable invalid longer exist", ""),
         ("unresolved", "resolved fixed sorted happen happened impressed acceptable helpful enough unacceptable useless "
-                       "pathetic disgrace disgraceful shambles joke", ""),
+                       "pathetic disgrace disgraceful shambles rubbish unreliable debacle joke", ""),
         ("refund", "refund refunds refunded money charge charged fee fees", "compensat overcharg"),
         ("cancelled", "delay delays delayed late missed diverted oversold overold stranded", "cancel overbook"),
         ("lost", "lost missing damaged broke broken stolen wrong faulty defective", ""),
         ("why", "why what how seriously ridiculous", ""),
-        ("fail_tag", "worst disappointed badservice", "fail customerservice #never"),
+        ("fail_tag", "worst disappointed badservice", "fail customerservice #never #wouldnot #donot"),
         ("stuck", "stuck waiting wait waited queue keep keeps every", ""),
     )
 }
