@@ -56,8 +56,9 @@ def straight_command(urls_file: Path, database: Path) -> list[str]:
 
 
 def listener_config(directory: Path, urls: Sequence[str], *, comments: bool = False,
-                    database: Path | None = None) -> Path:
-    """A feeds.yaml watching the farm's company; `comments` also follows each post's comment feed."""
+                    database: Path | None = None, scorer: str | None = None) -> Path:
+    """A feeds.yaml watching the farm's company; `comments` also follows each post's comment feed;
+    `scorer` sets `sentiment.scorer` (default: listener's default, `service`)."""
     directory.mkdir(parents=True, exist_ok=True)
     terms = ", ".join(f'"{term}"' for term in WATCH_TERMS)
     staff = ", ".join(f'"{name}"' for name in STAFF)
@@ -65,6 +66,7 @@ def listener_config(directory: Path, urls: Sequence[str], *, comments: bool = Fa
              "watch:", "  - name: brightmoss", f"    terms: [{terms}]",
              "staff:", f"  authors: [{staff}]",
              "digest:", "  from: listener@bench.example", "  to: [team@bench.example]",
+             *([f"sentiment: {{scorer: {scorer}}}"] if scorer else []),
              "feeds:"]
     for index, url in enumerate(urls):
         lines += [f"  - name: blog{index}", f"    url: {url}"] + (["    comments: true"] if comments else [])

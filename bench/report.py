@@ -17,6 +17,7 @@ QUERY_TARGETS_MS = {"mentions": 120, "feeds": 120, "threads --needs-reply --limi
 FIRST_VS_STRAIGHT, FIRST_VS_R2E = 2.5, 4.0
 REPOLL_FEEDS_PER_S, REPOLL_VS_R2E = 1000, 3.0
 BIG_POLL_RSS_MB = 300
+VERDICT_RSS_MB = 100  # issue 10: peak memory of a poll up by at most this with the verdict
 
 
 @dataclass
@@ -63,6 +64,7 @@ class Results:
     poll: dict[str, Runs] = field(default_factory=dict)  # straight, r2e_first, r2e_again, first, again, changed
     notes: list[str] = field(default_factory=list)
     big: Runs | None = None  # the 5,000-feed first poll
+    big_vader: Runs | None = None  # the same with `sentiment: {scorer: vader}`: the verdict's memory is the difference
     db_items: int = 0
     db_facts: str = ""
     queries: dict[str, Runs] = field(default_factory=dict)
@@ -132,6 +134,12 @@ def target_lines(results: Results) -> list[tuple[str, str, bool | None]]:
         at = "" if big.work >= 100_000 else f" (at {big.work // 20:,} feeds; the target is at 5,000)"
         lines.append((f"5,000-feed first poll peak RSS (whole tree) <= {BIG_POLL_RSS_MB} MB",
                       f"{big.peak_mb:,.0f} MB{at}", big.peak_mb <= BIG_POLL_RSS_MB if not at else None))
+        plain = results.big_vader
+        if plain and plain.ok:
+            added = big.peak_mb - plain.peak_mb
+            lines.append((f"issue 10: the verdict adds <= {VERDICT_RSS_MB} MB to a poll's peak RSS (vs `scorer: vader`)",
+                          f"{added:+,.0f} MB ({big.peak_mb:,.0f} vs {plain.peak_mb:,.0f}){at}",
+                          added <= VERDICT_RSS_MB if not at else None))
     return lines
 
 
@@ -186,6 +194,11 @@ def render(results: Results) -> str:
         if big.ok:
             out.append(f"listener first poll: {big.best:.1f} s, {big.rate:,.0f} items/s, "
                        f"peak RSS of the whole tree {big.peak_mb:,.0f} MB (target <= {BIG_POLL_RSS_MB} MB).")
+            plain = results.big_vader
+            if plain is not None and plain.ok:
+                out.append(f"The same poll with `sentiment: {{scorer: vader}}` (no model, no verdict rules): "
+                           f"{plain.best:.1f} s, peak RSS {plain.peak_mb:,.0f} MB; the verdict adds "
+                           f"{big.peak_mb - plain.peak_mb:+,.0f} MB (issue 10: at most {VERDICT_RSS_MB} MB).")
         else:
             out.append(f"failed: exit {[m.returncode for m in big.measured]}")
     if results.queries:

@@ -171,6 +171,12 @@ def big_poll(settings: Settings, results: report.Results, scratch: Path) -> None
         config = peers.listener_config(scratch / "listener-big", spread(big, server.bases), comments=settings.comments)
         results.big = report.Runs(f"listener first poll, {settings.big_feeds:,} feeds", big.items, "items")
         measure(results.big, peers.listener_command(config, "poll", "--all"))
+        # The same poll deciding by VADER alone (`scorer: vader`, as before the verdict): what the verdict adds
+        plain = peers.listener_config(scratch / "listener-big-vader", spread(big, server.bases),
+                                      comments=settings.comments, scorer="vader")
+        results.big_vader = report.Runs(f"listener first poll, {settings.big_feeds:,} feeds, scorer: vader",
+                                        big.items, "items")
+        measure(results.big_vader, peers.listener_command(plain, "poll", "--all"))
     shutil.rmtree(big.root, ignore_errors=True)
 
 
