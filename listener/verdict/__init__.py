@@ -54,7 +54,7 @@ SUPPORTED_LANGUAGES = frozenset({"en"})
 # --- the verdict --------------------------------------------------------------------------
 
 COMPLAINT_CUE_WEIGHT = -2.5  # cues this strong make a complaint unless the text is positive
-UNCUED_NEGATIVE_MIN = 0.75  # the model must be this sure to call a text with no cue and no negative word negative
+UNCUED_NEGATIVE_MIN = 0.6  # the model must be this sure to call a text with no cue and no negative word negative
 RULES_NEGATIVE = -0.05  # a cued text whose rule-layer compound is at most this is negative (unless praise)
 GENERAL_NEGATIVE, GENERAL_POSITIVE = -0.05, 0.05  # VADER's own thresholds, for text not about the brand
 
