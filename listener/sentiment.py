@@ -55,12 +55,16 @@ def reference_score(text: str) -> Sentiment:
 
 
 _RUN = re.compile(r"[.!?\u2026\u203d]+")
+_TERMINATOR_CHARS = ".!?\u2026\u203d"
 
 
 def _plainly_short(text: str) -> bool:
     """Short by a cheap look: tweet-length, at most one terminator run fewer than SHORT_MAX_SENTENCES
     (so at most that many sentences), one paragraph, and few enough words to be scored whole."""
-    if len(text) > SHORT_MAX_CHARS or len(_RUN.findall(text)) >= SHORT_MAX_SENTENCES:
+    if len(text) > SHORT_MAX_CHARS or (
+        sum(map(text.count, _TERMINATOR_CHARS)) >= SHORT_MAX_SENTENCES  # fewer terminators: fewer runs
+        and len(_RUN.findall(text)) >= SHORT_MAX_SENTENCES
+    ):
         return False
     if "\n" in text and _PARAGRAPH.search(text):
         return False

@@ -18,6 +18,15 @@ SHORT_TEXT_WORDS = 3  # fewer words than this: too little to tell a language, ta
 LANGUAGE_MIN_CONFIDENCE = 0.5  # below this the language is too unsure to leave a text unscored
 
 _WORD = re.compile(r"[^\W\d_]+")
+_NOT_ASCII_LETTERS = bytes(c if 65 <= c <= 90 or 97 <= c <= 122 else 32 for c in range(256))
+
+
+def _words(text: str) -> list[str]:
+    """`_WORD.findall(text)`: in an ASCII text a letter is A-Z or a-z, so translating every other
+    byte to a space and splitting finds the same words in half the time."""
+    if text.isascii():
+        return text.encode("ascii").translate(_NOT_ASCII_LETTERS).decode("ascii").split()
+    return _WORD.findall(text)
 _PLACEHOLDERS = frozenset({"xtarget", "xhandle", "xstaff", "xurl", "xemail"})
 _ENGLISH = frozenset(
     "the and to you my is it for of this that was not have with be are but your just can what "
@@ -71,7 +80,7 @@ def plainly_english(words: list[str]) -> bool:
 
 def language(masked_text: str) -> tuple[str, float, str | None]:
     """(ISO 639-1 code, confidence, a `why` note or None) for a masked text."""
-    words = _WORD.findall(masked_text)
+    words = _words(masked_text)
     if not _PLACEHOLDERS.isdisjoint(words):
         words = [w for w in words if w not in _PLACEHOLDERS]
     if len(words) < SHORT_TEXT_WORDS:

@@ -18,12 +18,11 @@ from array import array
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
-from itertools import islice
 from typing import Literal
 
 import numpy as np
 
-from listener.vader import lexicon_sum, polarity
+from listener.vader import _PUNCTUATION, analyzer, polarity
 from listener.verdict.rules import Ruled, apply_rules, lowered, shift_compound
 
 CLASSES: tuple[Literal["negative", "neutral", "positive"], ...] = ("negative", "neutral", "positive")
@@ -80,10 +79,14 @@ class Features:
     """What the model reads: hashed sparse features (with their names, for `why`) and dense ones."""
 
     names: tuple[str, ...]
-    buckets: tuple[int, ...]  # indices into the weight table, one per name
     dense: tuple[float, ...]  # len(DENSE)
     ruled: Ruled
     rule_compound: float
+
+    @property
+    def buckets(self) -> tuple[int, ...]:
+        """Indices into the weight table, one per name (for training: scoring hashes as it looks up)."""
+        return tuple([_crc32(n.encode()) & _MASK for n in self.names])
 
 
 _crc32 = zlib.crc32
@@ -101,19 +104,30 @@ def features(masked_text: str, original: str, vader: tuple[float, float, float])
     compound, pos, neg = vader
     rule_compound = shift_compound(compound, ruled.cue_weight - removed_valence(original, ruled.text))
     tokens = _TOKEN.findall(lowered(ruled.text))  # what the rules left: politeness and sarcastic praise are gone
-    names = [*dict.fromkeys([*tokens, *map(" ".join, zip(tokens, islice(tokens, 1, None)))])]
-    names += [f"rule:{r}" for r in ruled.fired]
+    names = [*dict.fromkeys(tokens + list(map(" ".join, zip(tokens, tokens[1:]))))]
+    if ruled.fired:
+        names += ["rule:" + r for r in ruled.fired]
     dense = (rule_compound, pos, neg, max(ruled.cue_weight, -5.0) / 5.0, float(ruled.request))
-    return Features(tuple(names), tuple([_crc32(n.encode()) & _MASK for n in names]), dense, ruled, rule_compound)
+    return Features(tuple(names), dense, ruled, rule_compound)
 
 
 def removed_valence(original: str, rewritten: str) -> float:
     """The lexicon valence of the words masking and the rules took out of the original (each
-    distinct word once, less what they put in): what VADER's raw sum should lose."""
+    distinct word once, less what they put in): what VADER's raw sum should lose.
+
+    The same sums, in the same order, as `lexicon_sum` of the sorted words joined by spaces (a
+    word of `str.split` has no space in it), without joining and splitting them again."""
     if original == rewritten:
         return 0.0
     before, after = set(original.split()), set(rewritten.split())
-    return lexicon_sum(" ".join(sorted(before - after))) - lexicon_sum(" ".join(sorted(after - before)))
+    return _valence_sum(sorted(before - after)) - _valence_sum(sorted(after - before))
+
+
+def _valence_sum(words: list[str]) -> float:
+    if not words:
+        return 0
+    lexicon = analyzer().lexicon
+    return sum(lexicon.get((s if len(s := t.strip(_PUNCTUATION)) > 2 else t).lower(), 0.0) for t in words)
 
 
 # --- the model ----------------------------------------------------------------------------
@@ -158,8 +172,9 @@ def load_model() -> Model:
 def probabilities(model: Model, f: Features) -> tuple[tuple[float, float, float], tuple[list[float], list[float]]]:
     """P(negative, neutral, positive) for one item, with the service prior applied; and the
     relative weights of its sparse features (for `why`)."""
-    neg_w = list(map(model.to_negative.__getitem__, f.buckets))
-    pos_w = list(map(model.to_positive.__getitem__, f.buckets))
+    buckets = [_crc32(n.encode()) & _MASK for n in f.names]
+    neg_w = list(map(model.to_negative.__getitem__, buckets))
+    pos_w = list(map(model.to_positive.__getitem__, buckets))
     l0, l2 = model.offset
     l0 += sum(neg_w)
     l2 += sum(pos_w)
@@ -173,13 +188,19 @@ def probabilities(model: Model, f: Features) -> tuple[tuple[float, float, float]
 
 
 def top_features(names: tuple[str, ...], rows: tuple[list[float], list[float]], cls: int, k: int = 3) -> list[str]:
-    """The word features that pushed hardest toward the chosen class (against the mean of the three)."""
+    """The word features that pushed hardest toward the chosen class (against the mean of the three).
+
+    Only pushes above 0.1 are kept, as (-push, index): sorting those pairs orders by push and
+    keeps ties in feature order, as a stable sort on the push would."""
     neg_w, pos_w = rows
     if cls == 0:
-        pushes = [1.5 * a - 0.5 * (a + b) for a, b in zip(neg_w, pos_w)]
+        pushes = [(-p, i) for i, (a, b) in enumerate(zip(neg_w, pos_w)) if (p := 1.5 * a - 0.5 * (a + b)) > 0.1]
     elif cls == 2:
-        pushes = [1.5 * b - 0.5 * (a + b) for a, b in zip(neg_w, pos_w)]
+        pushes = [(-p, i) for i, (a, b) in enumerate(zip(neg_w, pos_w)) if (p := 1.5 * b - 0.5 * (a + b)) > 0.1]
     else:
-        pushes = [-0.5 * (a + b) for a, b in zip(neg_w, pos_w)]
-    best = sorted((i for i, p in enumerate(pushes) if p > 0.1), key=lambda i: -pushes[i])[:k]
-    return [f"word:{names[i]}" for i in best if not names[i].startswith("rule:")]
+        pushes = [(-p, i) for i, (a, b) in enumerate(zip(neg_w, pos_w)) if (p := -0.5 * (a + b)) > 0.1]
+    if not pushes:
+        return []
+    if len(pushes) > 1:
+        pushes.sort()
+    return [f"word:{name}" for _, i in pushes[:k] if not (name := names[i]).startswith("rule:")]

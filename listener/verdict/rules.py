@@ -75,7 +75,7 @@ def mask(text: str, targets: Sequence[str] = (), staff: Sequence[str] = ()) -> M
         text, n = _URL.subn(URL, text)
         if n:
             kinds.append("url")
-    if "@" in text:
+    if "@" in text and _may_have_email(text):
         text, n = _EMAIL.subn(EMAIL, text)
         if n:
             kinds.append("email")
@@ -111,6 +111,18 @@ def _handle_stems(targets: tuple[str, ...]) -> tuple[str, ...]:
     that starts with one is the brand's. Shorter than 3 letters, a stem would match any handle."""
     stems = ("".join(ch for ch in t.casefold() if ch.isalnum()) for t in targets)
     return tuple(sorted({s for s in stems if len(s) >= 3}))
+
+
+def _may_have_email(text: str) -> bool:
+    """Whether some `@` has a word character (`str.isalnum`, as the regex's `\\w`, or `_`) or one of
+    `.+-` just before it, as every address `_EMAIL` matches does: an @handle after a space needs no scan."""
+    i = text.find("@", 1)
+    while i > 0:
+        c = text[i - 1]
+        if c.isalnum() or c in "_.+-":
+            return True
+        i = text.find("@", i + 1)
+    return False
 
 
 # --- rules --------------------------------------------------------------------------------
@@ -239,6 +251,7 @@ def _is_cue(rule: Rule) -> bool:
 _CUES = _cue_pattern()
 _CONTEXT_RULES = tuple(rule for rule in RULES if not _is_cue(rule))
 _BY_NAME = {rule.name: rule for rule in RULES}
+_RULE_ORDER = {rule.name: i for i, rule in enumerate(RULES)}  # `why` lists fired rules in RULES order
 
 
 # Per cue, the words (runs of letters) or stems of which at least one is in every text the cue
@@ -272,7 +285,13 @@ _CUE_TRIGGERS: dict[str, tuple[frozenset[str], tuple[str, ...]]] = {
         ("stuck", "stuck waiting wait waited queue keep keeps every", ""),
     )
 }
-_LETTERS = re.compile(r"[a-z]+")
+_NOT_LETTERS = bytes(c if 97 <= c <= 122 else 32 for c in range(256))  # a-z kept, every other byte a space
+
+
+def letter_words(lower: str) -> list[str]:
+    """The runs of a-z in a lower-case text, as `re.findall(r"[a-z]+", lower)` finds them, in half
+    the time: the text as ASCII (any other character a `?`), every byte not a-z made a space, split."""
+    return lower.encode("ascii", "replace").translate(_NOT_LETTERS).decode("ascii").split()
 
 
 _CUE_BY_WORD: dict[str, set[str]] = {}
@@ -295,7 +314,9 @@ def _triggered(lower: str, words: frozenset[str]) -> tuple[str, ...]:
     names: set[str] = set()
     for w in words & _CUE_WORDS:
         names |= _CUE_BY_WORD[w]
-    names.update(name for stem, name in _CUE_STEMS if stem in lower)
+    for stem, name in _CUE_STEMS:
+        if stem in lower:
+            names.add(name)
     return tuple(sorted(names, key=_CUE_ORDER.__getitem__))
 
 
@@ -308,7 +329,7 @@ def lowered(text: str) -> str:
 def cue_hits(text: str) -> dict[str, int]:
     """How many times each cue fires, leaving out a negatable cue right after a negation."""
     lower = lowered(text)
-    return _cue_hits(lower, frozenset(_LETTERS.findall(lower)))
+    return _cue_hits(lower, frozenset(letter_words(lower)))
 
 
 def _cue_hits(lower: str, words: frozenset[str]) -> dict[str, int]:
@@ -336,7 +357,7 @@ def apply_rules(text: str) -> Ruled:
     cue_weight = 0.0
     fired: set[str] = set()
     lower = lowered(text)
-    words = frozenset(_LETTERS.findall(lower))
+    words = frozenset(letter_words(lower))
     for name, hits in _cue_hits(lower, words).items():
         rule = _BY_NAME[name]
         cue_weight += rule.weight * min(hits, 2)
@@ -356,7 +377,7 @@ def apply_rules(text: str) -> Ruled:
         if rule.rewrite is not None:
             text = rule.rewrite.sub("", text)
             lower = lowered(text)
-    order = tuple(rule.name for rule in RULES if rule.name in fired) if len(fired) > 1 else tuple(fired)
+    order = tuple(sorted(fired, key=_RULE_ORDER.__getitem__)) if len(fired) > 1 else tuple(fired)
     return Ruled(text, cue_weight, order, request)
 
 

@@ -1,0 +1,99 @@
+"""The verdict's speed shortcuts give what the plain code they replace gives, on any text.
+
+`bench.verdict_snapshot` proves it on the development corpora (every number and verdict); these
+check each shortcut against its plain form on hostile text (hypothesis) and on awkward cases.
+"""
+
+from __future__ import annotations
+
+import re
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from listener import sentiment
+from listener.vader import lexicon_sum
+from listener.verdict import languages, model, rules
+
+AWKWARD = [
+    "", " ", "@", "a@b", "x@y.com", "@united hi", "mail me: j.doe+x@mail.example.org!", "_@x.y", "é@x.y", "٣@x.y",
+    "Straße ÜBER naïve", "İstanbul K", "👍🏽 great!!! ...", "why?!?! ‽‽ …", "a.b.c.d", "#Fail :) :-( ;p",
+    "tab\tnew\nline", "ÅNGSTRÖM Ångström", "ﬁne ﬂight", "x\u200by",
+]
+TEXT = st.one_of(st.text(max_size=80), st.sampled_from(AWKWARD),
+                 st.text(alphabet="aZ@._+-é1 !?.\u2026#:)(😀", max_size=40))
+
+
+@settings(max_examples=400, deadline=None)
+@given(TEXT)
+def test_letter_words_are_the_runs_of_a_to_z(text):
+    lower = text.lower()
+    assert rules.letter_words(lower) == re.findall(r"[a-z]+", lower)
+
+
+@settings(max_examples=400, deadline=None)
+@given(TEXT)
+def test_language_words_are_the_regex_words(text):
+    assert languages._words(text) == languages._WORD.findall(text)
+
+
+@settings(max_examples=400, deadline=None)
+@given(TEXT)
+def test_no_email_is_missed_by_the_shortcut(text):
+    if rules._EMAIL.search(text):
+        assert rules._may_have_email(text)
+
+
+def test_the_awkward_addresses_are_found():
+    addresses = [c for c in AWKWARD if rules._EMAIL.search(c)]
+    assert len(addresses) >= 4 and all(map(rules._may_have_email, addresses))
+    assert not rules._may_have_email("@united hi @delta") and not rules._may_have_email("@")
+
+
+@settings(max_examples=300, deadline=None)
+@given(TEXT, TEXT)
+def test_removed_valence_is_the_lexicon_sum_of_the_sorted_difference(original, rewritten):
+    before, after = set(original.split()), set(rewritten.split())
+    plain = 0.0 if original == rewritten else (
+        lexicon_sum(" ".join(sorted(before - after))) - lexicon_sum(" ".join(sorted(after - before))))
+    assert model.removed_valence(original, rewritten) == plain
+
+
+def _plain_top_features(names, rows, cls, k=3):
+    neg_w, pos_w = rows
+    if cls == 0:
+        pushes = [1.5 * a - 0.5 * (a + b) for a, b in zip(neg_w, pos_w)]
+    elif cls == 2:
+        pushes = [1.5 * b - 0.5 * (a + b) for a, b in zip(neg_w, pos_w)]
+    else:
+        pushes = [-0.5 * (a + b) for a, b in zip(neg_w, pos_w)]
+    best = sorted((i for i, p in enumerate(pushes) if p > 0.1), key=lambda i: -pushes[i])[:k]
+    return [f"word:{names[i]}" for i in best if not names[i].startswith("rule:")]
+
+
+WEIGHT = st.sampled_from([0.0, 0.1, 0.2, -0.3, 0.35, 1.0, -1.0, 0.5])  # few values: ties are common
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.tuples(WEIGHT, WEIGHT, st.booleans()), max_size=12), st.integers(0, 2))
+def test_top_features_are_the_plain_sorted_ones(weights, cls):
+    names = tuple(f"rule:r{i}" if is_rule else f"w{i}" for i, (_, _, is_rule) in enumerate(weights))
+    rows = ([a for a, _, _ in weights], [b for _, b, _ in weights])
+    assert model.top_features(names, rows, cls) == _plain_top_features(names, rows, cls)
+
+
+@settings(max_examples=400, deadline=None)
+@given(TEXT)
+def test_the_terminator_count_never_changes_what_is_short(text):
+    runs = len(sentiment._RUN.findall(text))
+    assert sum(map(text.count, sentiment._TERMINATOR_CHARS)) >= runs
+    plain = not (len(text) > sentiment.SHORT_MAX_CHARS or runs >= sentiment.SHORT_MAX_SENTENCES) and not (
+        "\n" in text and sentiment._PARAGRAPH.search(text)) and 0 < len(
+        (text if text.isascii() else sentiment.describe_emoji(text)).split()) <= sentiment.MAX_SENTENCE_WORDS
+    assert sentiment._plainly_short(text) == plain
+
+
+def test_the_buckets_are_the_hashes_of_the_names():
+    f = model.features("xhandle 3 weeks and no reply, please fix", "@acme 3 weeks and no reply, please fix",
+                       (-0.3, 0.0, 0.2))
+    assert f.buckets == tuple(model.bucket(n) for n in f.names) and "rule:waited" in f.names
