@@ -5,12 +5,14 @@ from __future__ import annotations
 import datetime as dt
 import json
 import shutil
+import sqlite3
 import subprocess
+from contextlib import closing
 from pathlib import Path
 
 import pytest
 from conftest import run_cli, wall_now
-from feedgen import Entry, Watchlist, rss
+from feedgen import Entry, Watchlist, atom, rss
 
 from listener import pipeline, store
 from listener.config import load_config
@@ -49,6 +51,7 @@ def test_a_polite_complaint_is_a_complaint_and_another_language_is_unknown(tmp_p
     assert sync["compound"] > 0.05  # VADER hears the politeness: its number stays visible
     assert (sync["sentiment"], sync["complaint"], sync["language"]) == ("negative", True, "en")
     assert "masked:handle" in sync["why"] and any(cue.startswith("rule:") for cue in sync["why"])
+    assert "masked:target" in sync["why"]  # @quillhelp is watched: the text is written to the brand
     assert rows["Langsam"]["sentiment"] == "unknown" and rows["Langsam"]["language"] == "de"
 
     negative = json.loads(listener(config, "mentions", "--negative", "--format", "json").stdout)
@@ -120,3 +123,30 @@ def test_rescore_judges_an_old_database_once_and_resumes_where_it_stopped(upgrad
     assert again.stdout.strip() == f"rescored {waiting - 5:,} items"
     done = listener(upgraded, "rescore")
     assert done.stdout.strip() == "rescored 0 items: every item is judged by today's scorer"
+
+
+def test_replies_that_name_no_one_keep_vaders_judgement_unless_they_complain(tmp_path, feed_server):
+    """A reply about something else is general language (VADER decides); one with complaint cues
+    goes to the model; a handle that starts with a watched term names the brand."""
+    topic = "https://forum.quill.example/t/9"
+    feed_server.add("/replies.atom", atom([
+        Entry("Quillfeather tags vanished", "@QuillhelpTeam my tags are gone after the update",
+              link=topic, guid="urn:r:1", author="Ana", published=STARTED - dt.timedelta(hours=5)),
+        Entry("Re: tags", "Happy weekend everyone, lovely sunny day here :)", link=f"{topic}#2", guid="urn:r:2",
+              author="Bo", published=STARTED - dt.timedelta(hours=4), in_reply_to=("urn:r:1", topic)),
+        Entry("Re: tags", "Still broken for me after 3 weeks and nobody answers.", link=f"{topic}#3",
+              guid="urn:r:3", author="Cy", published=STARTED - dt.timedelta(hours=3), in_reply_to=("urn:r:1", topic)),
+    ]))
+    config = Watchlist(feeds=[{"name": "Forum", "url": feed_server.url("/replies.atom")}]).write(tmp_path)
+    assert listener(config, "poll").returncode == 0
+    with closing(sqlite3.connect(tmp_path / "listener.db")) as db:
+        ids = dict(db.execute("SELECT url, id FROM items"))
+    verdicts = {}
+    for guid, url in (("urn:r:1", topic), ("urn:r:2", f"{topic}#2"), ("urn:r:3", f"{topic}#3")):
+        shown = listener(config, "explain", str(ids[url]), "--format", "json")
+        assert shown.returncode == 0, shown.stderr
+        verdicts[guid] = json.loads(shown.stdout)[0]
+    assert "masked:target" in verdicts["urn:r:1"]["why"] and "decided_by:general_text" not in verdicts["urn:r:1"]["why"]
+    assert verdicts["urn:r:2"]["sentiment"] == "positive" and "decided_by:general_text" in verdicts["urn:r:2"]["why"]
+    assert verdicts["urn:r:3"]["sentiment"] == "negative" and verdicts["urn:r:3"]["complaint"]
+    assert "decided_by:general_text" not in verdicts["urn:r:3"]["why"]
