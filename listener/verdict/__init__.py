@@ -7,7 +7,7 @@ VADER's numbers (`listener.sentiment`) stay VADER's; the verdict is what decisio
    addresses are the target, never sentiment;
 2. the rule layer (`rules.apply_rules`): politeness made neutral, complaint cues
    weighted, sarcasm; VADER scores what is left and the cues shift its compound;
-3. a logistic regression on hashed word 1-2-grams, the rules that fired and the rule-layer
+3. a logistic regression on hashed words, the rules that fired and the rule-layer
    VADER scores (`model`; weights in `listener/data/verdict.npz`, built by `tools/train_verdict.py`);
 4. language identification (`languages`, py3langid): a text not in English is `unknown`.
 
@@ -54,7 +54,7 @@ SUPPORTED_LANGUAGES = frozenset({"en"})
 # --- the verdict --------------------------------------------------------------------------
 
 COMPLAINT_CUE_WEIGHT = -2.5  # cues this strong make a complaint unless the text is positive
-UNCUED_NEGATIVE_MIN = 0.6  # the model must be this sure to call a text with no cue and no negative word negative
+UNCUED_NEGATIVE_MIN = 0.75  # the model must be this sure to call a text with no cue and no negative word negative
 RULES_NEGATIVE = -0.05  # a cued text whose rule-layer compound is at most this is negative (unless praise)
 GENERAL_NEGATIVE, GENERAL_POSITIVE = -0.05, 0.05  # VADER's own thresholds, for text not about the brand
 

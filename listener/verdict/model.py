@@ -1,6 +1,6 @@
 """The verdict's learned part: features of a masked text and a hashed logistic regression over them.
 
-Features are word 1-2-grams of what the rule layer left (hashed with crc32 into 2**HASH_BITS
+Features are the words of what the rule layer left (hashed with crc32 into 2**HASH_BITS
 buckets), the rules that fired, and VADER's scores of the original text (the caller's, so VADER
 runs once per item) with the rule layer's correction: the lexicon valence of the words masking
 and the rules took away is taken out of VADER's raw sum and the cue weights are added to it
@@ -98,13 +98,14 @@ def bucket(name: str) -> int:
 
 
 def features(masked_text: str, original: str, vader: tuple[float, float, float]) -> Features:
-    """The model's features: word 1-2-grams of what the rules left, the rules that fired, and
+    """The model's features: the words of what the rules left (word pairs measured no better:
+    macro-F1 0.594 against 0.604 on the model-selection file), the rules that fired, and
     `vader` = (compound, pos, neg) of the `original` text corrected by the rule layer."""
     ruled = apply_rules(masked_text)
     compound, pos, neg = vader
     rule_compound = shift_compound(compound, ruled.cue_weight - removed_valence(original, ruled.text))
     tokens = _TOKEN.findall(lowered(ruled.text))  # what the rules left: politeness and sarcastic praise are gone
-    names = [*dict.fromkeys(tokens + list(map(" ".join, zip(tokens, tokens[1:]))))]
+    names = [*dict.fromkeys(tokens)]
     if ruled.fired:
         names += ["rule:" + r for r in ruled.fired]
     dense = (rule_compound, pos, neg, max(ruled.cue_weight, -5.0) / 5.0, float(ruled.request))
