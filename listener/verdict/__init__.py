@@ -125,19 +125,22 @@ def _general_verdict(f: Features, lang: str, why: list[str]) -> Verdict:
     """A text not about the brand and with no complaint language: VADER's judgement after masking
     and the politeness rules stands (the model, trained for service language, is not asked)."""
     c = f.rule_compound
-    label: Label = "negative" if c <= GENERAL_NEGATIVE else "positive" if c >= GENERAL_POSITIVE else "neutral"
-    confidence = abs(c) if label != "neutral" else 1 - abs(c)
     why += ["decided_by:general_text", *(f"rule:{r}" for r in f.ruled.fired), f"vader_after_rules:{c:+.2f}"]
-    return Verdict(label, False, round(min(1.0, confidence), 3), lang, tuple(why))
+    return _thresholded(c, (GENERAL_NEGATIVE, GENERAL_POSITIVE), lang, tuple(why))
 
 
 def _vader_verdict(text: str, lang: str, thresholds: tuple[float, float], compound: float | None) -> Verdict:
     """Today's behaviour: VADER's compound against the thresholds; language shown, never gating."""
     c = vader_scores(text)[0] if compound is None else compound
+    return _thresholded(c, thresholds, lang, (f"vader_compound:{c:+.4f}",))
+
+
+def _thresholded(c: float, thresholds: tuple[float, float], lang: str, why: tuple[str, ...]) -> Verdict:
+    """A compound against (negative, positive) thresholds; the confidence is how far it leans (or does not)."""
     negative, positive = thresholds
     label: Label = "negative" if c <= negative else "positive" if c >= positive else "neutral"
     confidence = abs(c) if label != "neutral" else 1 - abs(c)
-    return Verdict(label, False, round(min(1.0, confidence), 3), lang, (f"vader_compound:{c:+.4f}",))
+    return Verdict(label, False, round(min(1.0, confidence), 3), lang, why)
 
 
 MODEL_VERSION = "3"  # bump with the weights or the rules: `listener rescore` re-judges what an older one made

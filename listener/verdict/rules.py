@@ -239,7 +239,8 @@ class Ruled:
 
 
 def _cue_pattern() -> re.Pattern[str]:
-    """Every cue in one regex, one named group each: a text is read once, not once per cue."""
+    """Every cue in one regex, one named group each: the reference `_leftmost_cues` must equal
+    (a test compiles it; run time never does)."""
     return re.compile("|".join(f"(?P<{r.name}>{r.pattern.pattern})" for r in RULES if _is_cue(r)))
 
 
@@ -248,7 +249,6 @@ def _is_cue(rule: Rule) -> bool:
     return rule.weight < 0 and rule.needs is None
 
 
-_CUES = _cue_pattern()
 # Each cue alone, case-sensitive: the text is lowered first (case-insensitive matching is slower).
 _CUE_PATTERNS = {rule.name: re.compile(rule.pattern.pattern) for rule in RULES if _is_cue(rule)}
 _CONTEXT_RULES = tuple(rule for rule in RULES if not _is_cue(rule))
