@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 import re
 import string
+from collections.abc import Iterable
 from functools import lru_cache
 
 from vaderSentiment.vaderSentiment import (
@@ -244,5 +245,10 @@ def _score(sentiments: list[float], text: str) -> tuple[float, float, float, flo
 
 def lexicon_sum(text: str) -> float:
     """The sum of VADER's lexicon valences of text's words, read as VADER reads them (no context)."""
+    return words_valence(text.split())
+
+
+def words_valence(words: Iterable[str]) -> float:
+    """`lexicon_sum` of words already split (each as `str.split` gives it), in their order."""
     lexicon = analyzer().lexicon
-    return sum(lexicon.get((s if len(s := t.strip(_PUNCTUATION)) > 2 else t).lower(), 0.0) for t in text.split())
+    return sum(lexicon.get((s if len(s := t.strip(_PUNCTUATION)) > 2 else t).lower(), 0.0) for t in words)

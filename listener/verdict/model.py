@@ -22,7 +22,7 @@ from typing import Literal
 
 import numpy as np
 
-from listener.vader import _PUNCTUATION, analyzer, polarity
+from listener.vader import polarity, words_valence
 from listener.verdict.rules import Ruled, apply_rules, lowered, shift_compound
 
 CLASSES: tuple[Literal["negative", "neutral", "positive"], ...] = ("negative", "neutral", "positive")
@@ -86,7 +86,7 @@ class Features:
     @property
     def buckets(self) -> tuple[int, ...]:
         """Indices into the weight table, one per name (for training: scoring hashes as it looks up)."""
-        return tuple([_crc32(n.encode()) & _MASK for n in self.names])
+        return tuple(map(bucket, self.names))
 
 
 _crc32 = zlib.crc32
@@ -121,14 +121,7 @@ def removed_valence(original: str, rewritten: str) -> float:
     if original == rewritten:
         return 0.0
     before, after = set(original.split()), set(rewritten.split())
-    return _valence_sum(sorted(before - after)) - _valence_sum(sorted(after - before))
-
-
-def _valence_sum(words: list[str]) -> float:
-    if not words:
-        return 0
-    lexicon = analyzer().lexicon
-    return sum(lexicon.get((s if len(s := t.strip(_PUNCTUATION)) > 2 else t).lower(), 0.0) for t in words)
+    return words_valence(sorted(before - after)) - words_valence(sorted(after - before))
 
 
 # --- the model ----------------------------------------------------------------------------
