@@ -57,6 +57,28 @@ def test_text_not_about_the_brand_keeps_vaders_judgement():
     assert judge("Please, can you help me with my account?", targets=["acme"]).sentiment == "neutral"  # politeness
 
 
+@pytest.mark.parametrize("text", [
+    "Please spread the word about our bake sale",
+    "I have a couple of spare cables. Does that help?",
+    "Interesting survey. Do you use it? Thank you.",
+])
+def test_a_friendly_request_that_names_no_one_keeps_vaders_reading_of_its_politeness(text):
+    """Not about the brand and no plea for help: "please" and "thank you" read as VADER reads them."""
+    verdict = judge(text, targets=["acme"])
+    assert VADER.polarity_scores(text)["compound"] >= 0.05
+    assert verdict.sentiment == "positive" and "politeness_kept:no_plea" in verdict.why
+
+
+@pytest.mark.parametrize("text", [
+    "Please, can you help me with my account?",
+    "pls help, what do I do now?",
+    "Could someone please fix the export?",
+])
+def test_a_plea_for_help_is_service_language_wherever_it_is_written(text):
+    verdict = judge(text, targets=["acme"])
+    assert verdict.sentiment == "neutral" and "politeness_kept:no_plea" not in verdict.why
+
+
 def test_complaint_language_is_judged_by_the_model_even_without_the_brand():
     verdict = judge("still broken after 3 weeks and nobody answers", targets=["acme"])
     assert verdict.sentiment == "negative" and verdict.complaint
@@ -101,6 +123,9 @@ def test_placeholders_are_neutral_for_vader():
     ("parts haven't yet arrived", "not_yet"),
     ("they haven't replied", "no_response"),
     ("having issues with checkout", "problem"),
+    ("having trouble with my login", "problem"),
+    ("thanks so much for wasting my afternoon", "thanks_for_nothing"),
+    ("Thanks Acme for ruining my week", "thanks_for_nothing"),
     ("still not resolved", "unresolved"),
     ("your website is a joke", "unresolved"),
     ("we have had no broadband since 9am", "not_working"),
@@ -135,6 +160,12 @@ def test_every_rule_is_tested_above():
     "The new editor is lovely",
     "heading down to the coast, who's in?",
     "I'm down for it",
+    "No issues at all, works great",
+    "it was a bit of trial and error, now it sings",
+    "they fixed my flat in 45 minutes",
+    "worth $200 a day, easily",
+    "it saves my work every 15 minutes",
+    "replied within 24 hours, lovely",
 ])
 def test_no_complaint_cue_fires_on_praise(text):
     ruled = apply_rules(text)
@@ -153,6 +184,16 @@ def test_politeness_is_removed_from_what_vader_reads():
 def test_thanks_stays_positive_outside_a_request_or_complaint():
     ruled = apply_rules("Thanks, the new release is lovely")
     assert "courtesy_thanks" not in ruled.fired and "Thanks" in ruled.text
+
+
+def test_not_getting_the_point_is_not_a_missing_delivery():
+    assert "never_received" not in apply_rules("I don't get why people hate it").fired
+    assert "never_received" in apply_rules("I didn't get my refund").fired
+
+
+def test_only_the_writer_asking_is_a_request():
+    assert apply_rules("I would like a refund").request and apply_rules("we'd like a callback").request
+    assert not apply_rules("Graham would like these 8 stocks for 2010").request
 
 
 def test_negation_cancels_a_negatable_cue():
@@ -307,7 +348,8 @@ def test_fast_polarity_and_the_cue_shortcut_agree_on_every_development_text():
         lower = rules.lowered(text)
         for m in every_cue.finditer(lower):
             name = m.lastgroup or ""
-            if rules._BY_NAME[name].negatable and rules._NEGATOR_BEFORE.search(lower, max(0, m.start() - 40), m.start()):
+            unless = rules._BY_NAME[name].unless
+            if unless is not None and unless.search(lower, max(0, m.start() - 40), m.start()):
                 continue
             hits[name] = hits.get(name, 0) + 1
         return hits

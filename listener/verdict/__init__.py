@@ -41,7 +41,8 @@ from listener.verdict.model import (
     top_features,
     vader_scores,
 )
-from listener.verdict.rules import mask
+from listener.verdict.model import removed_valence
+from listener.verdict.rules import PLEA, lowered, mask, shift_compound
 
 __all__ = [
     "CLASSES", "DENSE", "HASH_BITS", "SUPPORTED_LANGUAGES", "Model", "Verdict", "bucket", "features", "judge",
@@ -95,14 +96,15 @@ def _judge(
     why = [f"masked:{k}" for k in masked.masked] + ([lang_note] if lang_note else [])
     if lang not in SUPPORTED_LANGUAGES:
         return Verdict("unknown", False, round(lang_confidence, 3), lang, tuple(why))
-    f = features(masked.text, text, vader_scores(text) if vader is None else vader)
+    scores = vader_scores(text) if vader is None else vader
+    f = features(masked.text, text, scores)
     if not f.names:
         return Verdict("neutral", False, 1.0, lang, tuple(why + ["nothing_to_score"]))
     cued = any(not r.startswith(("politeness", "courtesy")) for r in f.ruled.fired)
     if not (masked.names_target if about_target is None else about_target) and not (
         cued and f.rule_compound <= RULES_NEGATIVE
     ):
-        return _general_verdict(f, lang, why)
+        return _general_verdict(f, lang, why, text, masked.text, scores[0])
     p, rows = probabilities(load_model(), f)
     cls = max(range(3), key=p.__getitem__)
     if cls != 0 and cued and f.rule_compound <= RULES_NEGATIVE and p[2] < 0.5:
@@ -121,10 +123,14 @@ def _judge(
     return Verdict(sentiment, complaint, round(p[cls], 3), lang, tuple(why))
 
 
-def _general_verdict(f: Features, lang: str, why: list[str]) -> Verdict:
+def _general_verdict(f: Features, lang: str, why: list[str], text: str, masked_text: str, compound: float) -> Verdict:
     """A text not about the brand and with no complaint language: VADER's judgement after masking
-    and the politeness rules stands (the model, trained for service language, is not asked)."""
+    and the politeness rules stands (the model, trained for service language, is not asked). A
+    polite request that is no plea for help keeps its politeness, as VADER reads it (`rules.PLEA`)."""
     c = f.rule_compound
+    if f.ruled.fired and not f.ruled.cue_weight and not PLEA.search(lowered(masked_text)):
+        c = shift_compound(compound, -removed_valence(text, masked_text))
+        why.append("politeness_kept:no_plea")
     why += ["decided_by:general_text", *(f"rule:{r}" for r in f.ruled.fired), f"vader_after_rules:{c:+.2f}"]
     return _thresholded(c, (GENERAL_NEGATIVE, GENERAL_POSITIVE), lang, tuple(why))
 

@@ -131,6 +131,12 @@ _NEG = r"(?:not|no|never|n't|without|nothing)"
 _NOT = r"(?:\bnot|n't)"  # "n't" ends a word ("didn't"): no \b may come before it
 _N = r"(?:\d+|(?:a|an|one|two|three|four|five|six|seven|eight|nine|ten|twelve|few|several|many|couple(?:\s+of)?)(?![a-z]))"
 _UNIT = r"(?:hours?|hrs?|days?|weeks?|wks?|months?|mins?|minutes?)"
+# What cancels a cue when it ends the text just before it (the 40 characters before, lower case):
+# a negation two words back at most ("not cancelled", "no delay", "without any issues") ...
+NEGATED = re.compile(rf"\b{_NEG}\b(?:\s+\w+){{0,2}}\s*$|n't(?:\s+\w+){{0,2}}\s*$")
+# ... and, before a duration, a rate or a quick time: "$200 a day", "every 15 minutes", "fixed in
+# 45 minutes", "within 24 hours" say how often or how fast, not how long someone has waited.
+RATE_OR_QUICK = re.compile(r"(?:\b(?:every|per|times|twice|once|in|within)|\d)\s*$")
 
 
 @dataclass(frozen=True)
@@ -143,7 +149,7 @@ class Rule:
     weight: float = 0.0
     rewrite: re.Pattern[str] | None = None
     needs: str | None = None  # "request", "complaint": the context in which the rule applies
-    negatable: bool = False  # "not cancelled", "no delay": a negation just before it cancels the cue
+    unless: re.Pattern[str] | None = None  # found at the end of the text just before a match, it cancels that match
     words: frozenset[str] = frozenset()  # if given, the pattern matches only a text with one of these words
 
 
@@ -159,7 +165,15 @@ _REQUEST_WORDS = _words("please pls plz kindly can could would help need dm let 
 REQUEST = _rx(
     r"\?|\b(?:please|pls|plz|kindly|can\s+(?:you|u|someone|i)|could\s+(?:you|u|someone)|would\s+you|"
     r"help\s+(?:me|us)|i\s+need|we\s+need|need\s+help|dm\b|let\s+me\s+know|any\s+(?:update|news|help)|"
-    r"(?:would|'d)\s+like|how\s+(?:do|can)\s+i|fix)\b"
+    r"(?:i|we)(?:\s+would|'d)\s+like|how\s+(?:do|can)\s+i|fix)\b"
+)
+
+# A request that asks for help or a fix is service language wherever it is written ("can you help
+# me", "please fix", "any help?", "help!"). Another request ("please spread the word", "does that
+# help?") is friendly talk: in text not about the brand, VADER's reading of its politeness stands.
+PLEA = re.compile(
+    r"\bhelp\s*(?:me|us|please|pls|plz|!)|\b(?:please|pls|plz|kindly|can|could|would|need|needs|any|some|"
+    r"for)\s+(?:\w+\s+)?help\b|^\W*(?:xhandle\W*)*help\b|\b(?:fix|fixed|sort\s+out|resolve|reset|unlock|assist)\b"
 )
 
 _POLITE = r"\b(?:please|pls|plz|kindly|dear|help)\b"
@@ -176,7 +190,9 @@ RULES: tuple[Rule, ...] = (
     Rule("courtesy_thanks", _rx(_THANKS), rewrite=_rx(_THANKS), needs="request|complaint",
          words=_words("thanks thank thx ty appreciated appreciate hopefully hope like")),
     # Sarcasm: "thanks for nothing", "thanks a lot" after a complaint, "love how...", "great job" + a cue.
-    Rule("thanks_for_nothing", _rx(r"\b(?:thanks|thank\s+you|thx)\s+(?:for\s+nothing|for\s+(?:the\s+)?(?:no|zero)\b)"),
+    Rule("thanks_for_nothing", _rx(
+        r"\b(?:thanks|thank\s+you|thx)(?:\s+\w+){0,2}\s+for\s+(?:nothing|(?:the\s+)?(?:no|zero)\b|"
+        r"(?:ruin|wast|break|los|ignor|cancel+|screw|mess)ing\b)"),
          weight=-2.5, rewrite=_rx(_THANKS)),
     Rule("sarcastic_praise", _rx(
         r"\b(?:lov(?:e|ing)\s+(?:how|when|that|it\s+when)|(?:great|nice|good|awesome)\s+(?:job|work|service)|"
@@ -185,17 +201,18 @@ RULES: tuple[Rule, ...] = (
         weight=-1.5, rewrite=_rx(_PRAISE + r"|\b(?:thanks|thx)\b"), needs="complaint",
         words=_words("love loving great nice good awesome way so just oh how yeah thanks")),
     # Complaint cues: waiting, not getting, things gone or broken, money back, exasperation.
-    Rule("waited", _rx(rf"\b{_N}\s*\+?\s*{_UNIT}\b|\b(?:hours|days|weeks|months)\s+(?:ago|later|now|and|of)\b"), weight=-1.0),
+    Rule("waited", _rx(rf"\b{_N}\s*\+?\s*{_UNIT}\b|\b(?:hours|days|weeks|months)\s+(?:ago|later|now|and|of)\b"), weight=-1.0,
+         unless=RATE_OR_QUICK),
     Rule("on_hold", _rx(r"\bon\s+hold\b|\bhold\s+(?:time|music)\b"), weight=-1.5),
     Rule("still", _rx(r"\bstill\b(?!\s+(?:love|like|the\s+best|great|my\s+fav))"), weight=-1.0),
-    Rule("again", _rx(r"\bagain\b|\byet\s+again\b|\bonce\s+more\b"), weight=-0.8, negatable=True),
+    Rule("again", _rx(r"\bagain\b|\byet\s+again\b|\bonce\s+more\b"), weight=-0.8, unless=NEGATED),
     Rule("not_yet", _rx(rf"{_NOT}\s+(?:\w+\s+)?yet\b|\byet\s+to\b"), weight=-1.0),
     Rule("no_response", _rx(
         r"\bno\s+(?:one|body|response|reply|replies|answer|update|updates|call\s*back|callback|email|help|info(?:rmation)?|word|contact)\b|"
         rf"\bnobody\b|\bno-one\b|\b(?:ignor(?:e|ed|ing))\b|\b(?:hung|hangs?|hanging)\s+up\b|(?:{_NOT}|\bnever)\s+(?:\w+\s+)?(?:respond|responded|replied|answered|answering|reply|called\s+back|heard)\b"),
         weight=-1.8),
     Rule("never_received", _rx(
-        rf"(?:{_NOT}|\bnever|\byet\s+to)\s+(?:\w+\s+)?(?:received|receive|got|get|arrived|came|showed|delivered|refunded|credited|shipped)\b|"
+        rf"(?:{_NOT}|\bnever|\byet\s+to)\s+(?:\w+\s+)?(?:received|receive|(?:got|get)(?!\s+(?:why|how|the\s+point)\b)|arrived|came|showed|delivered|refunded|credited|shipped)\b|"
         r"\bwhere(?:'s|\s+is|\s+are)\s+(?:my|our|the)\b"),
         weight=-1.8),
     Rule("not_working", _rx(
@@ -210,21 +227,20 @@ RULES: tuple[Rule, ...] = (
         r"\b(?:outage|blackout|crash(?:es|ed|ing)?|glitch\w*|bug(?:gy|s)?|freez(?:es|ing))\b"),
         weight=-1.5),
     # Service trouble named as such, and the verdicts of the unhappy ("not resolved", "a joke").
-    Rule("problem", _rx(r"\b(?:issues?|problems?|errors?|unavailable|invalid|no\s+longer|doesn't\s+exist)\b"), weight=-1.0),
+    Rule("problem", _rx(r"\b(?:issues?|problems?|troubles?|(?<!trial\sand\s)errors?|unavailable|invalid|no\s+longer|"
+                        r"doesn't\s+exist)\b"), weight=-1.0, unless=NEGATED),
     Rule("unresolved", _rx(
         rf"{_NOT}\s+(?:\w+\s+)?(?:resolved|fixed|sorted|happen|happened|impressed|acceptable|helpful|good\s+enough)\b|"
         r"\b(?:unacceptable|useless|pathetic|disgrace(?:ful)?|shambles|rubbish|unreliable|debacle)\b|\b(?:is|was|what|such)\s+a\s+joke\b"),
         weight=-1.5, rewrite=_rx(r"\bjoke\b")),
     Rule("refund", _rx(r"\brefund(?:s|ed)?\b|\bcompensat\w+|\bmoney\s+back\b|\bcharged?\b|\bovercharg\w+|\bfees?\b"), weight=-1.0),
     Rule("cancelled", _rx(r"\bcancel+(?:ed|ing|lation|lations)?\b|\bdelay(?:s|ed)?\b|\blate\b|\bmissed\b|\bdiverted\b|\bovers?old\b|\boverbook\w*|\bstranded\b"),
-         weight=-1.0, negatable=True),
-    Rule("lost", _rx(r"\blost\b|\bmissing\b|\bdamaged\b|\bbroken?\b|\bstolen\b|\bwrong\b|\bfaulty\b|\bdefective\b"), weight=-0.8, negatable=True),
+         weight=-1.0, unless=NEGATED),
+    Rule("lost", _rx(r"\blost\b|\bmissing\b|\bdamaged\b|\bbroken?\b|\bstolen\b|\bwrong\b|\bfaulty\b|\bdefective\b"), weight=-0.8, unless=NEGATED),
     Rule("why", _rx(r"\bwhy\b|\bwhat\s+(?:the|is\s+going\s+on|happened)\b|\bhow\s+(?:come|long|many\s+times|hard)\b|\bseriously\b|\bridiculous\b"), weight=-0.8),
     Rule("fail_tag", _rx(r"#\w*fail\w*|#(?:worst|never\w+|disappointed|badservice|customerservice\w*|(?:would|do)not\w+)\b|\bfail(?:s|ed|ing)?\b"), weight=-1.2),
     Rule("stuck", _rx(r"\bstuck\b|\bwaiting\b|\bwait(?:ed)?\b|\bqueue\b|\bkeeps?\s+\w+ing\b|\bevery\s+(?:time|single)\b"), weight=-0.8),
 )
-
-_NEGATOR_BEFORE = re.compile(rf"\b{_NEG}\b(?:\s+\w+){{0,2}}\s*$|n't(?:\s+\w+){{0,2}}\s*$")
 
 
 @dataclass(frozen=True)
@@ -276,7 +292,7 @@ _CUE_TRIGGERS: dict[str, tuple[frozenset[str], tuple[str, ...]]] = {
                         "updating save saving install installing start starting print printing charge charging "
                         "turn log login sign access get find check book use pay reach change cancel activate down "
                         "out no slow outage blackout crash crashes crashed crashing bug buggy bugs freezes freezing", "glitch"),
-        ("problem", "issue issues problem problems error errors unavailable invalid longer exist", ""),
+        ("problem", "issue issues problem problems trouble troubles error errors unavailable invalid longer exist", ""),
         ("unresolved", "resolved fixed sorted happen happened impressed acceptable helpful enough unacceptable useless "
                        "pathetic disgrace disgraceful shambles rubbish unreliable debacle joke", ""),
         ("refund", "refund refunds refunded money charge charged fee fees", "compensat overcharg"),
@@ -344,7 +360,7 @@ def lowered(text: str) -> str:
 
 
 def cue_hits(text: str) -> dict[str, int]:
-    """How many times each cue fires, leaving out a negatable cue right after a negation."""
+    """How many times each cue fires, leaving out a match its `unless` cancels ("not cancelled")."""
     lower = lowered(text)
     return _cue_hits(lower, frozenset(letter_words(lower)))
 
@@ -355,7 +371,8 @@ def _cue_hits(lower: str, words: frozenset[str]) -> dict[str, int]:
     if not names:
         return hits
     for name, m in _leftmost_cues(lower, names):
-        if _BY_NAME[name].negatable and _NEGATOR_BEFORE.search(lower, max(0, m.start() - 40), m.start()):
+        unless = _BY_NAME[name].unless
+        if unless is not None and unless.search(lower, max(0, m.start() - 40), m.start()):
             continue
         hits[name] = hits.get(name, 0) + 1
     return hits
