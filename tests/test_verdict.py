@@ -166,6 +166,9 @@ def test_every_rule_is_tested_above():
     "worth $200 a day, easily",
     "it saves my work every 15 minutes",
     "replied within 24 hours, lovely",
+    "I'd watch it again and again",
+    "hopefully that doesn't happen to you",
+    "I don't like working out but I feel better after",
 ])
 def test_no_complaint_cue_fires_on_praise(text):
     ruled = apply_rules(text)
@@ -189,6 +192,11 @@ def test_thanks_stays_positive_outside_a_request_or_complaint():
 def test_not_getting_the_point_is_not_a_missing_delivery():
     assert "never_received" not in apply_rules("I don't get why people hate it").fired
     assert "never_received" in apply_rules("I didn't get my refund").fired
+
+
+def test_what_was_promised_and_did_not_happen_is_unresolved():
+    assert "unresolved" in apply_rules("the callback they promised didn't happen").fired
+    assert "unresolved" in apply_rules("the refund has not happened").fired
 
 
 def test_only_the_writer_asking_is_a_request():

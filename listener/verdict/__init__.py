@@ -42,7 +42,7 @@ from listener.verdict.model import (
     vader_scores,
 )
 from listener.verdict.model import removed_valence
-from listener.verdict.rules import PLEA, lowered, mask, shift_compound
+from listener.verdict.rules import PLEA, RULE_TAGS, lowered, mask, shift_compound
 
 __all__ = [
     "CLASSES", "DENSE", "HASH_BITS", "SUPPORTED_LANGUAGES", "Model", "Verdict", "bucket", "features", "judge",
@@ -100,7 +100,7 @@ def _judge(
     f = features(masked.text, text, scores)
     if not f.names:
         return Verdict("neutral", False, 1.0, lang, tuple(why + ["nothing_to_score"]))
-    cued = any(not r.startswith(("politeness", "courtesy")) for r in f.ruled.fired)
+    cued = f.ruled.complaint
     if not (masked.names_target if about_target is None else about_target) and not (
         cued and f.rule_compound <= RULES_NEGATIVE
     ):
@@ -117,7 +117,7 @@ def _judge(
     complaint = (sentiment == "negative" and (cued or p[0] >= 0.6)) or (
         sentiment == "neutral" and f.ruled.cue_weight <= COMPLAINT_CUE_WEIGHT
     )
-    why += [f"rule:{r}" for r in f.ruled.fired]
+    why += map(RULE_TAGS.__getitem__, f.ruled.fired)
     why.append(f"vader_after_rules:{f.rule_compound:+.2f}")
     why += top_features(f.names, rows, cls)
     return Verdict(sentiment, complaint, round(p[cls], 3), lang, tuple(why))
@@ -131,7 +131,7 @@ def _general_verdict(f: Features, lang: str, why: list[str], text: str, masked_t
     if f.ruled.fired and not f.ruled.cue_weight and not PLEA.search(lowered(masked_text)):
         c = shift_compound(compound, -removed_valence(text, masked_text))
         why.append("politeness_kept:no_plea")
-    why += ["decided_by:general_text", *(f"rule:{r}" for r in f.ruled.fired), f"vader_after_rules:{c:+.2f}"]
+    why += ["decided_by:general_text", *map(RULE_TAGS.__getitem__, f.ruled.fired), f"vader_after_rules:{c:+.2f}"]
     return _thresholded(c, (GENERAL_NEGATIVE, GENERAL_POSITIVE), lang, tuple(why))
 
 

@@ -205,7 +205,9 @@ RULES: tuple[Rule, ...] = (
          unless=RATE_OR_QUICK),
     Rule("on_hold", _rx(r"\bon\s+hold\b|\bhold\s+(?:time|music)\b"), weight=-1.5),
     Rule("still", _rx(r"\bstill\b(?!\s+(?:love|like|the\s+best|great|my\s+fav))"), weight=-1.0),
-    Rule("again", _rx(r"\bagain\b|\byet\s+again\b|\bonce\s+more\b"), weight=-0.8, unless=NEGATED),
+    # "again and again" is how often, as often in praise ("I'd watch it again and again")
+    Rule("again", _rx(r"(?<!again\sand\s)\bagain\b(?!\s+and\s+again\b)|\byet\s+again\b|\bonce\s+more\b"), weight=-0.8,
+         unless=NEGATED),
     Rule("not_yet", _rx(rf"{_NOT}\s+(?:\w+\s+)?yet\b|\byet\s+to\b"), weight=-1.0),
     Rule("no_response", _rx(
         r"\bno\s+(?:one|body|response|reply|replies|answer|update|updates|call\s*back|callback|email|help|info(?:rmation)?|word|contact)\b|"
@@ -216,7 +218,7 @@ RULES: tuple[Rule, ...] = (
         r"\bwhere(?:'s|\s+is|\s+are)\s+(?:my|our|the)\b"),
         weight=-1.8),
     Rule("not_working", _rx(
-        rf"(?:{_NOT}|\bstopped|\bnever)\s+(?:\w+\s+)?(?:work|working|works|load|loading|open|opening|connect|connecting|sync|syncing|"
+        rf"(?:{_NOT}|\bstopped|\bnever)\s+(?:\w+\s+)?(?:(?:work|working|works)(?!\s+out\b)|load|loading|open|opening|connect|connecting|sync|syncing|"
         r"update|updating|save|saving|install|installing|start|starting|print|printing|charge|charging|turn\s+on)\b|"
         r"\b(?:can't|cannot|cant|unable\s+to|couldn't|won't\s+let\s+me)\s+(?:\w+\s+)?(?:log|login|sign|access|get|find|check|book|use|pay|open|reach|change|cancel|activate|save)\b|"
         # "down" alone is as often "heading down", "I'm down for it": only a thing that is down
@@ -230,7 +232,9 @@ RULES: tuple[Rule, ...] = (
     Rule("problem", _rx(r"\b(?:issues?|problems?|troubles?|(?<!trial\sand\s)errors?|unavailable|invalid|no\s+longer|"
                         r"doesn't\s+exist)\b"), weight=-1.0, unless=NEGATED),
     Rule("unresolved", _rx(
-        rf"{_NOT}\s+(?:\w+\s+)?(?:resolved|fixed|sorted|happen|happened|impressed|acceptable|helpful|good\s+enough)\b|"
+        rf"{_NOT}\s+(?:\w+\s+)?(?:resolved|fixed|sorted|happened|impressed|acceptable|helpful|good\s+enough)\b|"
+        # what was promised and did not happen; "hopefully it doesn't happen", "it wouldn't happen" are no complaint
+        r"\bdid(?:n't|\s+not)\s+(?:\w+\s+)?happen\b|"
         r"\b(?:unacceptable|useless|pathetic|disgrace(?:ful)?|shambles|rubbish|unreliable|debacle)\b|\b(?:is|was|what|such)\s+a\s+joke\b"),
         weight=-1.5, rewrite=_rx(r"\bjoke\b")),
     Rule("refund", _rx(r"\brefund(?:s|ed)?\b|\bcompensat\w+|\bmoney\s+back\b|\bcharged?\b|\bovercharg\w+|\bfees?\b"), weight=-1.0),
@@ -252,6 +256,7 @@ class Ruled:
     cue_weight: float
     fired: tuple[str, ...]
     request: bool
+    complaint: bool  # a complaint cue fired (politeness and courtesy are no cue)
 
 
 def _cue_pattern() -> re.Pattern[str]:
@@ -269,6 +274,7 @@ def _is_cue(rule: Rule) -> bool:
 _CUE_PATTERNS = {rule.name: re.compile(rule.pattern.pattern) for rule in RULES if _is_cue(rule)}
 _CONTEXT_RULES = tuple(rule for rule in RULES if not _is_cue(rule))
 _BY_NAME = {rule.name: rule for rule in RULES}
+RULE_TAGS = {rule.name: f"rule:{rule.name}" for rule in RULES}  # as features and in `why`
 _RULE_ORDER = {rule.name: i for i, rule in enumerate(RULES)}  # `why` lists fired rules in RULES order
 
 
@@ -326,6 +332,10 @@ def _leftmost_cues(lower: str, names: tuple[str, ...]) -> Iterator[tuple[str, re
     without compiling that alternation: at each step the leftmost next match of any cue, the first
     cue in order on a tie, the search going on after it. Compiling a regex for each new set of cues
     cost about 2 ms, and a poll's texts bring hundreds of sets."""
+    if len(names) == 1:  # most texts with a cue: its own matches are the alternation's
+        for m in _CUE_PATTERNS[names[0]].finditer(lower):
+            yield names[0], m
+        return
     patterns = [_CUE_PATTERNS[n] for n in names]
     found = [p.search(lower) for p in patterns]
     pos = 0
@@ -409,7 +419,7 @@ def apply_rules(text: str) -> Ruled:
             text = rule.rewrite.sub("", text)
             lower = lowered(text)
     order = tuple(sorted(fired, key=_RULE_ORDER.__getitem__)) if len(fired) > 1 else tuple(fired)
-    return Ruled(text, cue_weight, order, request)
+    return Ruled(text, cue_weight, order, request, complaint)
 
 
 def shift_compound(compound: float, weight: float) -> float:
