@@ -304,6 +304,19 @@ def test_the_model_is_loaded_once_per_process():
     assert load_model() is first and load_model.cache_info().misses == 1
 
 
+def test_remembered_weights_are_the_tables_weights(monkeypatch):
+    from listener.verdict import model as verdict_model
+
+    m = load_model()
+    names = ("refund", "still", "rule:waited", "a-word-never-seen-é", "refund")
+    neg, pos = verdict_model.weights_of(m, names)
+    assert neg == [m.to_negative[verdict.bucket(n)] for n in names]
+    assert pos == [m.to_positive[verdict.bucket(n)] for n in names]
+    monkeypatch.setattr(verdict_model, "WEIGHTS_SEEN_MAX", 2)
+    verdict_model.weights_of(m, ("x1", "x2", "x3"))
+    assert len(m.seen_negative) <= 2 + 3 and set(m.seen_negative) == set(m.seen_positive)  # bounded: it starts again
+
+
 def test_the_weights_are_small_package_data():
     path = ROOT / "listener" / "data" / "verdict.npz"
     assert path.stat().st_size <= 5 * 1024 * 1024
@@ -367,6 +380,9 @@ def test_fast_polarity_and_the_cue_shortcut_agree_on_every_development_text():
         assert polarity(text) == (d["compound"], d["pos"], d["neu"], d["neg"]), text
         masked = mask(text).text
         assert rules.cue_hits(masked) == all_cues(masked), masked
+        lower = rules.lowered(masked)
+        if rules.REQUEST.search(lower) and "?" not in lower:
+            assert rules._may_request(frozenset(rules.letter_words(lower))), masked
 
 
 # --- score_item, the examples, the language shortcut --------------------------------------

@@ -161,8 +161,7 @@ def _rx(pattern: str) -> re.Pattern[str]:
     return re.compile(pattern, re.IGNORECASE)
 
 
-_REQUEST_WORDS = _words("please pls plz kindly can could would help need dm let any like how fix")
-REQUEST = _rx(
+REQUEST = re.compile(  # read on lower-case text
     r"\?|\b(?:please|pls|plz|kindly|can\s+(?:you|u|someone|i)|could\s+(?:you|u|someone)|would\s+you|"
     r"help\s+(?:me|us)|i\s+need|we\s+need|need\s+help|dm\b|let\s+me\s+know|any\s+(?:update|news|help)|"
     r"(?:i|we)(?:\s+would|'d)\s+like|how\s+(?:do|can)\s+i|fix)\b"
@@ -278,35 +277,51 @@ RULE_TAGS = {rule.name: f"rule:{rule.name}" for rule in RULES}  # as features an
 _RULE_ORDER = {rule.name: i for i, rule in enumerate(RULES)}  # `why` lists fired rules in RULES order
 
 
-# Per cue, the words (runs of letters) or stems of which at least one is in every text the cue
-# matches. A text is searched only with the cues whose words it has, most texts with none: the
-# whole cue regex costs as much as VADER. Keep them in step with RULES; a test checks on the
-# development corpora that the shortcut never changes a result.
-_CUE_TRIGGERS: dict[str, tuple[frozenset[str], tuple[str, ...]]] = {
-    name: (_words(words), tuple(stems.split())) for name, words, stems in (
-        ("thanks_for_nothing", "thanks thank thx", ""),
-        ("waited", "hour hours hr hrs day days week weeks wk wks month months min mins minute minutes", ""),
-        ("on_hold", "hold", ""),
-        ("still", "still", ""),
-        ("again", "again once", ""),
-        ("not_yet", "yet", ""),
-        ("no_response", "no nobody ignore ignored ignoring respond responded replied answered answering reply "
-                        "called heard hung hang hangs hanging", ""),
-        ("never_received", "received receive got get arrived came showed delivered refunded credited shipped where",
-         ""),
-        ("not_working", "work working works load loading open opening connect connecting sync syncing update "
-                        "updating save saving install installing start starting print printing charge charging "
-                        "turn log login sign access get find check book use pay reach change cancel activate down "
-                        "out no slow outage blackout crash crashes crashed crashing bug buggy bugs freezes freezing", "glitch"),
-        ("problem", "issue issues problem problems trouble troubles error errors unavailable invalid longer exist", ""),
-        ("unresolved", "resolved fixed sorted happen happened impressed acceptable helpful enough unacceptable useless "
-                       "pathetic disgrace disgraceful shambles rubbish unreliable debacle joke", ""),
-        ("refund", "refund refunds refunded money charge charged fee fees", "compensat overcharg"),
-        ("cancelled", "delay delays delayed late missed diverted oversold overold stranded", "cancel overbook"),
-        ("lost", "lost missing damaged broke broken stolen wrong faulty defective", ""),
-        ("why", "why what how seriously ridiculous", ""),
-        ("fail_tag", "worst disappointed badservice", "fail customerservice #never #wouldnot #donot"),
-        ("stuck", "stuck waiting wait waited queue keep keeps every", ""),
+# Per cue, its triggers: clauses of words (runs of letters), each clause one or more sets that
+# must all meet the text's words ("work working ... & not t never": a verb and a negation, the
+# "t" of "n't"), and stems (substrings) that trigger alone. Every text a cue matches meets one of
+# its clauses or has one of its stems. A text is searched only with the cues it triggers, most
+# texts with none: a cue regex costs about as much as VADER ("not_working" 19 us a tweet), and
+# one word alone ("no", "get", "out") would trigger one for nothing nine times in ten. Keep them
+# in step with RULES; a test checks on the development corpora that the shortcut never changes a result.
+Clause = tuple[frozenset[str], ...]
+_CUE_TRIGGERS: dict[str, tuple[tuple[Clause, ...], tuple[str, ...]]] = {
+    name: (tuple(tuple(_words(part) for part in clause.split("&")) for clause in clauses), tuple(stems.split()))
+    for name, clauses, stems in (
+        ("thanks_for_nothing", ("thanks thank thx & for",), ""),
+        ("waited", ("hour hours hr hrs day days week weeks wk wks month months min mins minute minutes",), ""),
+        ("on_hold", ("hold",), ""),
+        ("still", ("still",), ""),
+        ("again", ("again once",), ""),
+        ("not_yet", ("yet",), ""),
+        ("no_response", (
+            "no & one body response reply replies answer update updates call callback email help info information word contact",
+            "nobody ignore ignored ignoring",
+            "hung hang hangs hanging & up",
+            "respond responded replied answered answering reply called heard & not t never",
+        ), ""),
+        ("never_received", (
+            "received receive got get arrived came showed delivered refunded credited shipped & not t never yet",
+            "where & my our the",
+        ), ""),
+        ("not_working", (
+            "work working works load loading open opening connect connecting sync syncing update updating save saving "
+            "install installing start starting print printing charge charging turn & not t never stopped",
+            "log login sign access get find check book use pay open reach change cancel activate save "
+            "& can cannot cant unable couldn won",
+            "down slow outage blackout crash crashes crashed crashing bug buggy bugs freezes freezing",
+            "site server servers app website system network service power internet wifi signal & out",
+            "no & broadband internet power signal wifi wi connection network electricity water heating",
+        ), "glitch"),
+        ("problem", ("issue issues problem problems trouble troubles error errors unavailable invalid longer exist",), ""),
+        ("unresolved", ("resolved fixed sorted happen happened impressed acceptable helpful enough unacceptable useless "
+                        "pathetic disgrace disgraceful shambles rubbish unreliable debacle joke",), ""),
+        ("refund", ("refund refunds refunded money charge charged fee fees",), "compensat overcharg"),
+        ("cancelled", ("delay delays delayed late missed diverted oversold overold stranded",), "cancel overbook"),
+        ("lost", ("lost missing damaged broke broken stolen wrong faulty defective",), ""),
+        ("why", ("why what how seriously ridiculous",), ""),
+        ("fail_tag", ("worst disappointed badservice",), "fail customerservice #never #wouldnot #donot"),
+        ("stuck", ("stuck waiting wait waited queue keep keeps every",), ""),
     )
 }
 _NOT_LETTERS = bytes(c if 97 <= c <= 122 else 32 for c in range(256))  # a-z kept, every other byte a space
@@ -318,10 +333,12 @@ def letter_words(lower: str) -> list[str]:
     return lower.encode("ascii", "replace").translate(_NOT_LETTERS).decode("ascii").split()
 
 
-_CUE_BY_WORD: dict[str, set[str]] = {}
-for _name, (_trigger_words, _) in _CUE_TRIGGERS.items():
-    for _w in _trigger_words:
-        _CUE_BY_WORD.setdefault(_w, set()).add(_name)
+# Each clause is looked up by the words of its first set, with the sets it also needs.
+_CUE_BY_WORD: dict[str, list[tuple[str, Clause]]] = {}
+for _name, (_clauses, _) in _CUE_TRIGGERS.items():
+    for _first, *_rest in _clauses:
+        for _w in _first:
+            _CUE_BY_WORD.setdefault(_w, []).append((_name, tuple(_rest)))
 _CUE_WORDS = frozenset(_CUE_BY_WORD)  # a set: intersecting with a dict would walk the whole dict
 _CUE_STEMS = tuple((stem, name) for name, (_, stems) in _CUE_TRIGGERS.items() for stem in stems)
 _CUE_ORDER = {name: i for i, name in enumerate(_CUE_TRIGGERS)}
@@ -352,11 +369,31 @@ def _leftmost_cues(lower: str, names: tuple[str, ...]) -> Iterator[tuple[str, re
         pos = max(best[1].end(), best[1].start() + 1)
 
 
+# REQUEST's trigger clauses, as the cues' (`_CUE_TRIGGERS`): "can you" needs "can" and one of "you u someone i".
+_REQUEST_BY_WORD: dict[str, list[Clause]] = {}
+for _clause in (
+    "please pls plz kindly dm fix", "can & you u someone i", "could & you u someone", "would & you", "help & me us",
+    "need & i we help", "let & me & know", "any & update news help", "like & i we", "how & do can & i",
+):
+    _first, *_rest = (_words(part) for part in _clause.split("&"))
+    for _w in _first:
+        _REQUEST_BY_WORD.setdefault(_w, []).append(tuple(_rest))
+_REQUEST_WORDS = frozenset(_REQUEST_BY_WORD)
+
+
+def _may_request(words: frozenset[str]) -> bool:
+    """Whether the words meet one of REQUEST's clauses: only then can it match (a question aside)."""
+    return any(all(not need.isdisjoint(words) for need in also)
+               for w in words & _REQUEST_WORDS for also in _REQUEST_BY_WORD[w])
+
+
 def _triggered(lower: str, words: frozenset[str]) -> tuple[str, ...]:
-    """The cues whose trigger words or stems are in the text, in RULES order."""
+    """The cues whose trigger clauses the text's words meet or whose stems it has, in RULES order."""
     names: set[str] = set()
     for w in words & _CUE_WORDS:
-        names |= _CUE_BY_WORD[w]
+        for name, also in _CUE_BY_WORD[w]:
+            if not also or all(not need.isdisjoint(words) for need in also):
+                names.add(name)
     for stem, name in _CUE_STEMS:
         if stem in lower:
             names.add(name)
@@ -407,7 +444,7 @@ def apply_rules(text: str) -> Ruled:
             text = rule.rewrite.sub("", text)
             lower = lowered(text)
     complaint = bool(fired)
-    request = "?" in text or (not _REQUEST_WORDS.isdisjoint(words) and bool(REQUEST.search(lower)))
+    request = "?" in text or (_may_request(words) and bool(REQUEST.search(lower)))
     for rule in _CONTEXT_RULES:
         if rule.needs and not ((complaint and "complaint" in rule.needs) or (request and "request" in rule.needs)):
             continue
