@@ -38,10 +38,10 @@ from listener.verdict.model import (
     features,
     load_model,
     probabilities,
+    removed_valence,
     top_features,
     vader_scores,
 )
-from listener.verdict.model import removed_valence
 from listener.verdict.rules import PLEA, RULE_TAGS, lowered, mask, shift_compound
 
 __all__ = [
@@ -93,7 +93,7 @@ def _judge(
     lang, lang_confidence, lang_note = language(masked.text)
     if scorer == "vader":
         return _vader_verdict(text, lang, thresholds, compound)
-    why = [f"masked:{k}" for k in masked.masked] + ([lang_note] if lang_note else [])
+    why = [*map(_MASKED_TAGS.__getitem__, masked.masked), *([lang_note] if lang_note else [])]
     if lang not in SUPPORTED_LANGUAGES:
         return Verdict("unknown", False, round(lang_confidence, 3), lang, tuple(why))
     scores = vader_scores(text) if vader is None else vader
@@ -106,7 +106,7 @@ def _judge(
     ):
         return _general_verdict(f, lang, why, text, masked.text, scores[0])
     p, rows = probabilities(load_model(), f)
-    cls = max(range(3), key=p.__getitem__)
+    cls = 0 if p[0] >= p[1] and p[0] >= p[2] else 1 if p[1] >= p[2] else 2  # the first most likely
     if cls != 0 and cued and f.rule_compound <= RULES_NEGATIVE and p[2] < 0.5:
         cls = 0  # complaint cues and a negative rule-layer score: negative unless the model is sure it is praise
         why.append("decided_by:rules")
@@ -121,6 +121,9 @@ def _judge(
     why.append(f"vader_after_rules:{f.rule_compound:+.2f}")
     why += top_features(f.names, rows, cls)
     return Verdict(sentiment, complaint, round(p[cls], 3), lang, tuple(why))
+
+
+_MASKED_TAGS = {kind: f"masked:{kind}" for kind in ("target", "handle", "staff", "url", "email")}
 
 
 def _general_verdict(f: Features, lang: str, why: list[str], text: str, masked_text: str, compound: float) -> Verdict:

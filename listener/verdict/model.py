@@ -23,7 +23,7 @@ from typing import Literal
 import numpy as np
 
 from listener.vader import polarity, words_valence
-from listener.verdict.rules import RULE_TAGS, Ruled, apply_rules, lowered, shift_compound
+from listener.verdict.rules import RULE_TAGS, Ruled, apply_rules, shift_compound
 
 CLASSES: tuple[Literal["negative", "neutral", "positive"], ...] = ("negative", "neutral", "positive")
 HASH_BITS = 18
@@ -104,7 +104,7 @@ def features(masked_text: str, original: str, vader: tuple[float, float, float])
     ruled = apply_rules(masked_text)
     compound, pos, neg = vader
     rule_compound = shift_compound(compound, ruled.cue_weight - removed_valence(original, ruled.text))
-    tokens = _TOKEN.findall(lowered(ruled.text))  # what the rules left: politeness and sarcastic praise are gone
+    tokens = _TOKEN.findall(ruled.lower)  # what the rules left: politeness and sarcastic praise are gone
     names = [*dict.fromkeys(tokens)]
     if ruled.fired:
         names += map(RULE_TAGS.__getitem__, ruled.fired)
@@ -155,12 +155,15 @@ def weights_of(model: Model, names: tuple[str, ...]) -> tuple[list[float], list[
     instead of encoding, crc32 and two array reads: the words of a stream repeat (87 % of the
     feature names of SemEval's test tweets were seen earlier in the same pass)."""
     seen_negative, seen_positive = model.seen_negative, model.seen_positive
-    missing = [n for n in names if n not in seen_negative]
-    if missing:
-        if len(seen_negative) > WEIGHTS_SEEN_MAX:
-            seen_negative.clear()
-            seen_positive.clear()
-        for n in missing:
+    try:
+        return list(map(seen_negative.__getitem__, names)), list(map(seen_positive.__getitem__, names))
+    except KeyError:
+        pass
+    if len(seen_negative) > WEIGHTS_SEEN_MAX:
+        seen_negative.clear()
+        seen_positive.clear()
+    for n in names:
+        if n not in seen_negative:
             b = _crc32(n.encode()) & _MASK
             seen_negative[n] = model.to_negative[b]
             seen_positive[n] = model.to_positive[b]

@@ -89,20 +89,28 @@ def mask(text: str, targets: Sequence[str] = (), staff: Sequence[str] = ()) -> M
         if n:
             kinds.append("staff")
     if "@" in text:
-        stems = _handle_stems(tuple(targets))
-        addressed = False
-
-        def handle(m: re.Match[str]) -> str:
-            nonlocal addressed
-            addressed = addressed or (bool(stems) and m.group()[1:].replace("_", "").lower().startswith(stems))
-            return HANDLE
-
-        text, n = _HANDLE.subn(handle, text)
+        text, n, addressed = _mask_handles(text, _handle_stems(tuple(targets)))
         if n:
             kinds.append("handle")
         if addressed and "target" not in kinds:
             kinds.append("target")  # "@acme", "@AcmeSupport": the text is addressed to the watched brand
     return Masked(text, tuple(kinds))
+
+
+def _mask_handles(text: str, stems: tuple[str, ...]) -> tuple[str, int, bool]:
+    """The text with its @handles masked, how many, and whether one is the brand's (starts with a stem)."""
+    if not stems:
+        text, n = _HANDLE.subn(HANDLE, text)
+        return text, n, False
+    addressed = False
+
+    def handle(m: re.Match[str]) -> str:
+        nonlocal addressed
+        addressed = addressed or m.group()[1:].replace("_", "").lower().startswith(stems)
+        return HANDLE
+
+    text, n = _HANDLE.subn(handle, text)
+    return text, n, addressed
 
 
 @lru_cache(maxsize=64)
@@ -256,6 +264,7 @@ class Ruled:
     fired: tuple[str, ...]
     request: bool
     complaint: bool  # a complaint cue fired (politeness and courtesy are no cue)
+    lower: str  # `lowered(text)`, as the rules read it
 
 
 def _cue_pattern() -> re.Pattern[str]:
@@ -350,8 +359,8 @@ def _leftmost_cues(lower: str, names: tuple[str, ...]) -> Iterator[tuple[str, re
     cue in order on a tie, the search going on after it. Compiling a regex for each new set of cues
     cost about 2 ms, and a poll's texts bring hundreds of sets."""
     if len(names) == 1:  # most texts with a cue: its own matches are the alternation's
-        for m in _CUE_PATTERNS[names[0]].finditer(lower):
-            yield names[0], m
+        for match in _CUE_PATTERNS[names[0]].finditer(lower):
+            yield names[0], match
         return
     patterns = [_CUE_PATTERNS[n] for n in names]
     found = [p.search(lower) for p in patterns]
@@ -456,7 +465,7 @@ def apply_rules(text: str) -> Ruled:
             text = rule.rewrite.sub("", text)
             lower = lowered(text)
     order = tuple(sorted(fired, key=_RULE_ORDER.__getitem__)) if len(fired) > 1 else tuple(fired)
-    return Ruled(text, cue_weight, order, request, complaint)
+    return Ruled(text, cue_weight, order, request, complaint, lower)
 
 
 def shift_compound(compound: float, weight: float) -> float:
