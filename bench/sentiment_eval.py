@@ -26,7 +26,7 @@ from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
 from listener.sentiment import score
 from listener.verdict import features, judge, load_model, score_item, vader_scores
-from listener.verdict.rules import mask
+from listener.verdict.masking import mask
 
 NEGATIVE, POSITIVE = -0.05, 0.05
 _VADER = SentimentIntensityAnalyzer()

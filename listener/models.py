@@ -144,6 +144,7 @@ class Sentiment:
     pos: float
     neu: float
     neg: float
+    sentences: int = 1  # how many sentences the numbers are the mean of (1: the text scored whole)
 
 
 @dataclass(frozen=True)

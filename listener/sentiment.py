@@ -88,6 +88,7 @@ def _score(text: str, vader: Polarity) -> Sentiment:
         pos=round(sum(s[1] for s in scores) / n, 3),
         neu=round(sum(s[2] for s in scores) / n, 3),
         neg=round(sum(s[3] for s in scores) / n, 3),
+        sentences=n,
     )
 
 

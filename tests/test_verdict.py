@@ -13,7 +13,8 @@ from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
 from listener import verdict
 from listener.verdict import Verdict, judge, language, load_model
-from listener.verdict.rules import RULES, apply_rules, mask, shift_compound
+from listener.verdict.masking import mask
+from listener.verdict.rules import RULES, apply_rules, shift_compound
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = Path(os.environ.get("LISTENER_SENTIMENT_DATA", Path(__file__).resolve().parents[2] / "shared" / "sentiment-data"))
@@ -208,6 +209,23 @@ def test_negation_cancels_a_negatable_cue():
     assert "cancelled" in apply_rules("my flight was cancelled").fired
     assert "cancelled" not in apply_rules("my flight was not cancelled").fired
     assert "lost" not in apply_rules("they never lost a bag of mine").fired
+
+
+def test_in_the_mean_of_sentences_a_cue_counts_in_one_sentence():
+    one = shift_compound(0.3, -2.0)
+    assert shift_compound(0.3, -2.0, sentences=1) == one
+    assert shift_compound(0.3, -2.0, sentences=4) == pytest.approx(0.3 + (one - 0.3) / 4, abs=1e-4)
+
+
+def test_a_long_text_keeps_vaders_mean_when_one_sentence_has_a_cue():
+    from listener.sentiment import score
+
+    text = " ".join(["The new editor is lovely.", "Export is quick.", "Search works well.", "Sync is great.",
+                     "I still use the old theme.", "Thanks for the update!"])
+    scores = score(text)
+    assert scores.sentences == 6 and scores.compound > 0.3
+    _, v = verdict.score_item(text, vader=score)
+    assert v.sentiment == "positive", v
 
 
 def test_shift_compound_is_vaders_normalisation():

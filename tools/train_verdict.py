@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from listener.verdict import CLASSES, DENSE, HASH_BITS, features, vader_scores  # noqa: E402
-from listener.verdict.rules import mask  # noqa: E402
+from listener.verdict.masking import mask  # noqa: E402
 
 SEED = 20170401
 EPOCHS = 5

@@ -3,7 +3,7 @@
 VADER's numbers (`listener.sentiment`) stay VADER's; the verdict is what decisions use. The
 `service` scorer, built for customer-service language:
 
-1. masking (`rules.mask`): the watched terms, @handles, staff names, URLs and e-mail
+1. masking (`masking.mask`): the watched terms, @handles, staff names, URLs and e-mail
    addresses are the target, never sentiment;
 2. the rule layer (`rules.apply_rules`): politeness made neutral, complaint cues
    weighted, sarcasm; VADER scores what is left and the cues shift its compound;
@@ -28,12 +28,14 @@ from typing import Protocol, TypeVar
 
 from listener.models import Label, Scorer, Verdict
 from listener.verdict.languages import _identifier, language
+from listener.verdict.masking import mask
 from listener.verdict.model import (
     CLASSES,
     DENSE,
     HASH_BITS,
     Features,
     Model,
+    VaderNumbers,
     bucket,
     features,
     load_model,
@@ -42,7 +44,7 @@ from listener.verdict.model import (
     top_features,
     vader_scores,
 )
-from listener.verdict.rules import PLEA, RULE_TAGS, lowered, mask, shift_compound
+from listener.verdict.rules import PLEA, RULE_TAGS, lowered, shift_compound
 
 __all__ = [
     "CLASSES", "DENSE", "HASH_BITS", "SUPPORTED_LANGUAGES", "Model", "Verdict", "bucket", "features", "judge",
@@ -87,7 +89,7 @@ def judge(
 
 def _judge(
     text: str, targets: Sequence[str], staff: Sequence[str], thresholds: tuple[float, float], scorer: Scorer,
-    compound: float | None, vader: tuple[float, float, float] | None, about_target: bool | None = None,
+    compound: float | None, vader: VaderNumbers | None, about_target: bool | None = None,
 ) -> Verdict:
     masked = mask(text, targets, staff)
     lang, lang_confidence, lang_note = language(masked.text)
@@ -104,7 +106,7 @@ def _judge(
     if not (masked.names_target if about_target is None else about_target) and not (
         cued and f.rule_compound <= RULES_NEGATIVE
     ):
-        return _general_verdict(f, lang, why, text, masked.text, scores[0])
+        return _general_verdict(f, lang, why, text, masked.text, scores)
     p, rows = probabilities(load_model(), f)
     cls = 0 if p[0] >= p[1] and p[0] >= p[2] else 1 if p[1] >= p[2] else 2  # the first most likely
     if cls != 0 and cued and f.rule_compound <= RULES_NEGATIVE and p[2] < 0.5:
@@ -126,13 +128,13 @@ def _judge(
 _MASKED_TAGS = {kind: f"masked:{kind}" for kind in ("target", "handle", "staff", "url", "email")}
 
 
-def _general_verdict(f: Features, lang: str, why: list[str], text: str, masked_text: str, compound: float) -> Verdict:
+def _general_verdict(f: Features, lang: str, why: list[str], text: str, masked_text: str, vader: VaderNumbers) -> Verdict:
     """A text not about the brand and with no complaint language: VADER's judgement after masking
     and the politeness rules stands (the model, trained for service language, is not asked). A
     polite request that is no plea for help keeps its politeness, as VADER reads it (`rules.PLEA`)."""
     c = f.rule_compound
     if f.ruled.fired and not f.ruled.cue_weight and not PLEA.search(lowered(masked_text)):
-        c = shift_compound(compound, -removed_valence(text, masked_text))
+        c = shift_compound(vader[0], -removed_valence(text, masked_text), vader[3])
         why.append("politeness_kept:no_plea")
     why += ["decided_by:general_text", *map(RULE_TAGS.__getitem__, f.ruled.fired), f"vader_after_rules:{c:+.2f}"]
     return _thresholded(c, (GENERAL_NEGATIVE, GENERAL_POSITIVE), lang, tuple(why))
@@ -205,4 +207,4 @@ def score_item(
     """
     scores = vader(text)
     return scores, _judge(text, targets, staff, thresholds, scorer, scores.compound,
-                          (scores.compound, scores.pos, scores.neg), about_target)
+                          (scores.compound, scores.pos, scores.neg, getattr(scores, "sentences", 1)), about_target)

@@ -55,17 +55,20 @@ def _pieces(text: str) -> list[str]:
     return pieces[:MAX_PIECES]
 
 
-def vader_scores(text: str) -> tuple[float, float, float]:
-    """(compound, pos, neg) of VADER on text: whole when short, the mean of its sentences when long."""
+VaderNumbers = tuple[float, float, float, int]  # compound, pos, neg, and how many sentences they are the mean of
+
+
+def vader_scores(text: str) -> VaderNumbers:
+    """(compound, pos, neg, sentences) of VADER on text: whole when short (1), the mean of its sentences when long."""
     pieces = _pieces(text)
     if not pieces:
-        return 0.0, 0.0, 0.0
+        return 0.0, 0.0, 0.0, 1
     if len(pieces) == 1:
         compound, pos, _, neg = polarity(pieces[0])
-        return compound, pos, neg
+        return compound, pos, neg, 1
     scores = [polarity(p) for p in pieces]
     n = len(scores)
-    return sum(s[0] for s in scores) / n, sum(s[1] for s in scores) / n, sum(s[3] for s in scores) / n
+    return sum(s[0] for s in scores) / n, sum(s[1] for s in scores) / n, sum(s[3] for s in scores) / n, n
 
 
 # --- features -----------------------------------------------------------------------------
@@ -97,13 +100,13 @@ def bucket(name: str) -> int:
     return _crc32(name.encode("utf-8")) & _MASK
 
 
-def features(masked_text: str, original: str, vader: tuple[float, float, float]) -> Features:
+def features(masked_text: str, original: str, vader: VaderNumbers) -> Features:
     """The model's features: the words of what the rules left (word pairs measured no better:
     macro-F1 0.594 against 0.604 on the model-selection file), the rules that fired, and
-    `vader` = (compound, pos, neg) of the `original` text corrected by the rule layer."""
+    `vader` = (compound, pos, neg, sentences) of the `original` text corrected by the rule layer."""
     ruled = apply_rules(masked_text)
-    compound, pos, neg = vader
-    rule_compound = shift_compound(compound, ruled.cue_weight - removed_valence(original, ruled.text))
+    compound, pos, neg, sentences = vader
+    rule_compound = shift_compound(compound, ruled.cue_weight - removed_valence(original, ruled.text), sentences)
     tokens = _TOKEN.findall(ruled.lower)  # what the rules left: politeness and sarcastic praise are gone
     names = [*dict.fromkeys(tokens)]
     if ruled.fired:

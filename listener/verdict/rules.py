@@ -1,15 +1,12 @@
-"""The rule and lexicon layer of the verdict: masking the target, then service-language rules.
+"""The rule and lexicon layer of the verdict: service-language rules over a masked text.
 
-VADER reads a brand as a word (`@united` +1.8, `joy` 2.8, `best` 3.2) and a polite request as
-praise (help 1.7, please 1.3, thanks 1.9), and gives complaint language ("3 weeks and no reply",
-"still on hold") no weight at all. This module fixes what VADER sees, before it scores:
-
-1. `mask`: watched terms, @handles, staff names, URLs and e-mail addresses become neutral
-   placeholders (words VADER does not know).
-2. `apply_rules`: each `Rule` is a named unit with a pattern, an action and, for complaint cues,
-   a weight in VADER's raw valence units (a lexicon word is -4..+4; `lost` is -1.3). A rewrite
-   rule takes words away from VADER (politeness, sarcastic praise); a cue rule adds its weight
-   to VADER's sum. The names of the rules that fired go into the verdict's `why`.
+VADER reads a polite request as praise (help 1.7, please 1.3, thanks 1.9), and gives complaint
+language ("3 weeks and no reply", "still on hold") no weight at all. This module fixes what VADER
+sees, after masking (`masking.mask`) and before it scores: `apply_rules` runs each `Rule`, a named
+unit with a pattern, an action and, for complaint cues, a weight in VADER's raw valence units (a
+lexicon word is -4..+4; `lost` is -1.3). A rewrite rule takes words away from VADER (politeness,
+sarcastic praise); a cue rule adds its weight to VADER's sum. The names of the rules that fired go
+into the verdict's `why`.
 
 `shift_compound` adds the cue weights to VADER's compound in VADER's own space: it undoes
 VADER's normalisation x / sqrt(x^2 + 15), adds, and normalises again, so a cue counts like a
@@ -20,117 +17,10 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass
-from functools import lru_cache
 
 VADER_ALPHA = 15.0  # VADER's normalisation constant
-
-# Placeholders are lower-case words VADER does not know, so they score 0 and are not SHOUTING.
-TARGET, HANDLE, STAFF, URL, EMAIL = "xtarget", "xhandle", "xstaff", "xurl", "xemail"
-
-_URL = re.compile(r"\b(?:https?://|www\.)\S+", re.IGNORECASE)
-_EMAIL = re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b")
-_HANDLE = re.compile(r"(?<![\w@])@\w{1,40}")
-
-
-@dataclass(frozen=True)
-class Masked:
-    """The text with the target taken out, and what was taken (for `why`)."""
-
-    text: str
-    masked: tuple[str, ...]  # "target", "handle", "staff", "url", "email": the kinds that were masked
-
-    @property
-    def names_target(self) -> bool:
-        """The text names a watched term or writes to a handle of it: it is about the brand."""
-        return "target" in self.masked
-
-
-@lru_cache(maxsize=64)
-def _names_pattern(names: tuple[str, ...]) -> re.Pattern[str] | None:
-    """One regex for a set of terms or names: whole words, any whitespace inside a phrase, '#term' too."""
-    words = sorted({" ".join(n.split()).casefold() for n in names if n and n.strip()}, key=len, reverse=True)
-    if not words:
-        return None
-    alternatives = "|".join(r"\s+".join(re.escape(part) for part in w.split(" ")) for w in words)
-    return re.compile(rf"(?<![\w@])#?(?:{alternatives})(?!\w)", re.IGNORECASE)
-
-
-@lru_cache(maxsize=64)
-def _mask_patterns(targets: tuple[str, ...], staff: tuple[str, ...]) -> tuple[re.Pattern[str] | None, re.Pattern[str] | None]:
-    """The watched terms' pattern (an @handle among them is masked as a handle) and the staff names'."""
-    return _names_pattern(tuple(t for t in targets if not t.lstrip().startswith("@"))), _names_pattern(staff)
-
-
-def mask(text: str, targets: Sequence[str] = (), staff: Sequence[str] = ()) -> Masked:
-    """Replace URLs, e-mail addresses, @handles, watched terms and staff names with placeholders.
-
-    >>> mask("@united lost my bag, see https://x.example/a or mail care@united.com").text
-    'xhandle lost my bag, see xurl or mail xemail'
-    """
-    kinds: list[str] = []
-    n = 0
-    if "://" in text or "www." in text.lower():
-        text, n = _URL.subn(URL, text)
-        if n:
-            kinds.append("url")
-    if "@" in text and _may_have_email(text):
-        text, n = _EMAIL.subn(EMAIL, text)
-        if n:
-            kinds.append("email")
-    target_pattern, staff_pattern = _mask_patterns(tuple(targets), tuple(staff))
-    if target_pattern is not None:
-        text, n = target_pattern.subn(TARGET, text)
-        if n:
-            kinds.append("target")
-    if staff_pattern is not None:
-        text, n = staff_pattern.subn(STAFF, text)
-        if n:
-            kinds.append("staff")
-    if "@" in text:
-        text, n, addressed = _mask_handles(text, _handle_stems(tuple(targets)))
-        if n:
-            kinds.append("handle")
-        if addressed and "target" not in kinds:
-            kinds.append("target")  # "@acme", "@AcmeSupport": the text is addressed to the watched brand
-    return Masked(text, tuple(kinds))
-
-
-def _mask_handles(text: str, stems: tuple[str, ...]) -> tuple[str, int, bool]:
-    """The text with its @handles masked, how many, and whether one is the brand's (starts with a stem)."""
-    if not stems:
-        text, n = _HANDLE.subn(HANDLE, text)
-        return text, n, False
-    addressed = False
-
-    def handle(m: re.Match[str]) -> str:
-        nonlocal addressed
-        addressed = addressed or m.group()[1:].replace("_", "").lower().startswith(stems)
-        return HANDLE
-
-    text, n = _HANDLE.subn(handle, text)
-    return text, n, addressed
-
-
-@lru_cache(maxsize=64)
-def _handle_stems(targets: tuple[str, ...]) -> tuple[str, ...]:
-    """The watched terms as a handle would spell them ("Joy Airlines" -> "joyairlines"): a handle
-    that starts with one is the brand's. Shorter than 3 letters, a stem would match any handle."""
-    stems = ("".join(ch for ch in t.casefold() if ch.isalnum()) for t in targets)
-    return tuple(sorted({s for s in stems if len(s) >= 3}))
-
-
-def _may_have_email(text: str) -> bool:
-    """Whether some `@` has a word character (`str.isalnum`, as the regex's `\\w`, or `_`) or one of
-    `.+-` just before it, as every address `_EMAIL` matches does: an @handle after a space needs no scan."""
-    i = text.find("@", 1)
-    while i > 0:
-        c = text[i - 1]
-        if c.isalnum() or c in "_.+-":
-            return True
-        i = text.find("@", i + 1)
-    return False
 
 
 # --- rules --------------------------------------------------------------------------------
@@ -468,11 +358,18 @@ def apply_rules(text: str) -> Ruled:
     return Ruled(text, cue_weight, order, request, complaint, lower)
 
 
-def shift_compound(compound: float, weight: float) -> float:
-    """VADER's compound with `weight` added to its raw valence sum, normalised as VADER does."""
+def shift_compound(compound: float, weight: float, sentences: int = 1) -> float:
+    """VADER's compound with `weight` added to its raw valence sum, normalised as VADER does.
+
+    A compound that is the mean of `sentences` sentences' moves by a 1/sentences share of what the
+    one sentence holding the words would move (taken at the mean): a word counts as a lexicon word
+    would, in one sentence of a long text, not as if the whole text were that sentence."""
     if not weight:
         return compound
     c = max(-0.9999, min(0.9999, compound))
     raw = c * math.sqrt(VADER_ALPHA / (1 - c * c))
     raw += weight
-    return round(raw / math.sqrt(raw * raw + VADER_ALPHA), 4)
+    shifted = raw / math.sqrt(raw * raw + VADER_ALPHA)
+    if sentences > 1:
+        shifted = compound + (shifted - c) / sentences
+    return round(shifted, 4)
