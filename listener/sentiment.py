@@ -68,6 +68,8 @@ def _plainly_short(text: str) -> bool:
         return False
     if "\n" in text and _PARAGRAPH.search(text):
         return False
+    if text.isascii() and len(text) < 2 * MAX_SENTENCE_WORDS + 1:  # too short to hold more words than that
+        return not text.isspace() and bool(text)
     words = len((text if text.isascii() else describe_emoji(text)).split())
     return 0 < words <= MAX_SENTENCE_WORDS
 

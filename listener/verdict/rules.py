@@ -170,7 +170,7 @@ def _is_cue(rule: Rule) -> bool:
 
 # Each cue alone, case-sensitive: the text is lowered first (case-insensitive matching is slower).
 _CUE_PATTERNS = {rule.name: re.compile(rule.pattern.pattern) for rule in RULES if _is_cue(rule)}
-_CONTEXT_RULES = tuple(rule for rule in RULES if not _is_cue(rule))
+_CONTEXT_RULES = tuple((rule, re.compile(rule.pattern.pattern)) for rule in RULES if not _is_cue(rule))  # as cues: lower case
 _BY_NAME = {rule.name: rule for rule in RULES}
 RULE_TAGS = {rule.name: f"rule:{rule.name}" for rule in RULES}  # as features and in `why`
 _RULE_ORDER = {rule.name: i for i, rule in enumerate(RULES)}  # `why` lists fired rules in RULES order
@@ -344,10 +344,10 @@ def apply_rules(text: str) -> Ruled:
             lower = lowered(text)
     complaint = bool(fired)
     request = "?" in text or (_may_request(words) and bool(REQUEST.search(lower)))
-    for rule in _CONTEXT_RULES:
+    for rule, pattern in _CONTEXT_RULES:
         if rule.needs and not ((complaint and "complaint" in rule.needs) or (request and "request" in rule.needs)):
             continue
-        if (rule.words and rule.words.isdisjoint(words)) or not rule.pattern.search(lower):
+        if (rule.words and rule.words.isdisjoint(words)) or not pattern.search(lower):
             continue
         fired.add(rule.name)
         cue_weight += rule.weight
