@@ -184,8 +184,15 @@ _RULE_ORDER = {rule.name: i for i, rule in enumerate(RULES)}  # `why` lists fire
 # one word alone ("no", "get", "out") would trigger one for nothing nine times in ten. Keep them
 # in step with RULES; a test checks on the development corpora that the shortcut never changes a result.
 Clause = tuple[frozenset[str], ...]
+
+
+def _clause(text: str) -> Clause:
+    """"a b & c d": the word sets a text must each meet."""
+    return tuple(_words(part) for part in text.split("&"))
+
+
 _CUE_TRIGGERS: dict[str, tuple[tuple[Clause, ...], tuple[str, ...]]] = {
-    name: (tuple(tuple(_words(part) for part in clause.split("&")) for clause in clauses), tuple(stems.split()))
+    name: (tuple(map(_clause, clauses)), tuple(stems.split()))
     for name, clauses, stems in (
         ("thanks_for_nothing", ("thanks thank thx & for",), ""),
         ("waited", ("hour hours hr hrs day days week weeks wk wks month months min mins minute minutes",), ""),
@@ -270,11 +277,11 @@ def _leftmost_cues(lower: str, names: tuple[str, ...]) -> Iterator[tuple[str, re
 
 # REQUEST's trigger clauses, as the cues' (`_CUE_TRIGGERS`): "can you" needs "can" and one of "you u someone i".
 _REQUEST_BY_WORD: dict[str, list[Clause]] = {}
-for _clause in (
+for _text in (
     "please pls plz kindly dm fix", "can & you u someone i", "could & you u someone", "would & you", "help & me us",
     "need & i we help", "let & me & know", "any & update news help", "like & i we", "how & do can & i",
 ):
-    _first, *_rest = (_words(part) for part in _clause.split("&"))
+    _first, *_rest = _clause(_text)
     for _w in _first:
         _REQUEST_BY_WORD.setdefault(_w, []).append(tuple(_rest))
 _REQUEST_WORDS = frozenset(_REQUEST_BY_WORD)
