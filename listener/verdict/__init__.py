@@ -169,7 +169,8 @@ def verdict_json(verdict: Verdict) -> str:
 
 
 class VaderScores(Protocol):
-    """What `listener.sentiment.score` returns (listener.models.Sentiment), as far as the verdict reads it."""
+    """What `listener.sentiment.score` returns (listener.models.Sentiment), as far as the verdict reads
+    it; its `sentences` (how many sentences the numbers are the mean of) is read when it has one, else 1."""
 
     @property
     def compound(self) -> float: ...

@@ -160,17 +160,15 @@ def weights_of(model: Model, names: tuple[str, ...]) -> tuple[list[float], list[
     seen_negative, seen_positive = model.seen_negative, model.seen_positive
     try:
         return list(map(seen_negative.__getitem__, names)), list(map(seen_positive.__getitem__, names))
-    except KeyError:
-        pass
-    if len(seen_negative) > WEIGHTS_SEEN_MAX:
-        seen_negative.clear()
-        seen_positive.clear()
-    for n in names:
-        if n not in seen_negative:
-            b = _crc32(n.encode()) & _MASK
-            seen_negative[n] = model.to_negative[b]
-            seen_positive[n] = model.to_positive[b]
-    return list(map(seen_negative.__getitem__, names)), list(map(seen_positive.__getitem__, names))
+    except KeyError:  # a name not seen yet: remember every new one (all fit), then look them up again
+        if len(seen_negative) > WEIGHTS_SEEN_MAX:
+            seen_negative.clear()
+            seen_positive.clear()
+        for n in names:
+            if n not in seen_negative:
+                b = bucket(n)
+                seen_negative[n], seen_positive[n] = model.to_negative[b], model.to_positive[b]
+        return weights_of(model, names)
 
 
 @lru_cache(maxsize=None)

@@ -20,6 +20,8 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from listener.verdict.masking import HANDLE
+
 VADER_ALPHA = 15.0  # VADER's normalisation constant
 
 
@@ -70,7 +72,7 @@ REQUEST = re.compile(  # read on lower-case text
 # help?") is friendly talk: in text not about the brand, VADER's reading of its politeness stands.
 PLEA = re.compile(
     r"\bhelp\s*(?:me|us|please|pls|plz|!)|\b(?:please|pls|plz|kindly|can|could|would|need|needs|any|some|"
-    r"for)\s+(?:\w+\s+)?help\b|^\W*(?:xhandle\W*)*help\b|\b(?:fix|fixed|sort\s+out|resolve|reset|unlock|assist)\b"
+    rf"for)\s+(?:\w+\s+)?help\b|^\W*(?:{HANDLE}\W*)*help\b|\b(?:fix|fixed|sort\s+out|resolve|reset|unlock|assist)\b"
 )
 
 _POLITE = r"\b(?:please|pls|plz|kindly|dear|help)\b"
