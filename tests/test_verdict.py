@@ -75,6 +75,8 @@ def test_a_friendly_request_that_names_no_one_keeps_vaders_reading_of_its_polite
     "pls help, what do I do now?",
     "Could someone please fix the export?",
     "please help, my account is locked",
+    "I sent you a DM yesterday, please check it",
+    "my headphones turn themselves off at night. Help?",
 ])
 def test_a_plea_for_help_is_service_language_wherever_it_is_written(text):
     verdict = judge(text, targets=["acme"])

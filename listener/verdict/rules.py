@@ -72,7 +72,11 @@ REQUEST = re.compile(  # read on lower-case text
 # help?") is friendly talk: in text not about the brand, VADER's reading of its politeness stands.
 PLEA = re.compile(
     r"\bhelp\s*(?:me|us|please|pls|plz|!)|\b(?:please|pls|plz|kindly|can|could|would|need|needs|any|some|"
-    rf"for)\s+(?:\w+\s+)?help\b|^\W*(?:{HANDLE}\W*)*help\b|\b(?:fix|fixed|sort\s+out|resolve|reset|unlock|assist)\b"
+    rf"for)\s+(?:\w+\s+)?help\b|^\W*(?:{HANDLE}\W*)*help\b|(?:[.!?,;:]\s*|#)help\b|"
+    r"\b(?:fix|fixed|sort\s+out|resolve|reset|unlock|assist)\b|"
+    # what a support desk is asked to do: "please check my DM", "can you advise?", "kindly look into this"
+    r"\b(?:please|pls|plz|kindly|can\s+you|could\s+you|would\s+you)\s+(?:\w+\s+)?(?:check(?!\s+(?:this|it|us|me|them)\s+out)|"
+    r"look\s+into|reply|respond|advise|explain|contact|call|email|dm|refund|cancel|confirm|investigate|escalate)\b"
 )
 
 _POLITE = r"\b(?:please|pls|plz|kindly|dear|help)\b"
