@@ -173,6 +173,10 @@ def test_every_rule_is_tested_above():
     "I'd watch it again and again",
     "hopefully that doesn't happen to you",
     "I don't like working out but I feel better after",
+    "they can crash on my futon tonight",
+    "I don't get to smile often, you know",
+    "Ok nobody panic, it is all good",
+    "Hello my doodle bugs, the contest is on",
 ])
 def test_no_complaint_cue_fires_on_praise(text):
     ruled = apply_rules(text)
@@ -196,6 +200,16 @@ def test_thanks_stays_positive_outside_a_request_or_complaint():
 def test_not_getting_the_point_is_not_a_missing_delivery():
     assert "never_received" not in apply_rules("I don't get why people hate it").fired
     assert "never_received" in apply_rules("I didn't get my refund").fired
+
+
+def test_an_idiom_that_looks_like_a_cue_is_told_from_the_cue():
+    assert "never_received" in apply_rules("the parcel never got to me").fired  # "got to" + where it went
+    assert "never_received" not in apply_rules("I didn't get to see the show").fired  # + a verb: a chance missed
+    assert "not_working" in apply_rules("the app crashed on my phone").fired
+    assert "not_working" not in apply_rules("you can crash at Tom's place").fired  # a bed for the night
+    assert "no_response" in apply_rules("nobody replied in a week").fired
+    assert "no_response" not in apply_rules("nobody panic").fired  # reassurance
+    assert "not_working" in apply_rules("bed bugs in room 12, and the app has bugs").fired
 
 
 def test_what_was_promised_and_did_not_happen_is_unresolved():

@@ -154,7 +154,7 @@ def _thresholded(c: float, thresholds: tuple[float, float], lang: str, why: tupl
     return Verdict(label, False, round(min(1.0, confidence), 3), lang, why)
 
 
-MODEL_VERSION = "4"  # bump with the weights or the rules: `listener rescore` re-judges what an older one made
+MODEL_VERSION = "5"  # bump with the weights or the rules: `listener rescore` re-judges what an older one made
 
 
 def verdict_version(scorer: Scorer) -> str:
