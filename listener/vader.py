@@ -6,7 +6,7 @@ the whole sentence again for every lexicon word (three negation checks and an id
 build a new lower-case list) and walking every character of a non-ASCII text through a regex of
 every emoji. This is the same algorithm with each word lower-cased once, only non-ASCII
 characters looked up as emoji, and a lexicon word with no booster, negation, special-case or
-idiom word near it given its lexicon valence at once. It uses vaderSentiment's own lexicon and
+idiom near it given its lexicon valence at once. It uses vaderSentiment's own lexicon and
 constants and keeps its quirks (the `but` rule's `list.index`); a test compares it with
 `polarity_scores` on every development text (66,000 tweets).
 """
@@ -30,8 +30,12 @@ from vaderSentiment.vaderSentiment import (
 
 _NEGATE = frozenset(NEGATE)
 # Every word of a multi-word SPECIAL_CASES or BOOSTER_DICT key: the idiom check can only change a
-# valence when one of them is within three words of the lexicon word.
-_IDIOM_WORDS = frozenset(w for key in (*SPECIAL_CASES, *BOOSTER_DICT) if " " in key for w in key.split())
+# valence when one of them is within three words of the lexicon word ...
+_IDIOM_KEYS = [key.split() for key in (*SPECIAL_CASES, *BOOSTER_DICT) if " " in key]
+_IDIOM_WORDS = frozenset(w for words in _IDIOM_KEYS for w in words)
+# ... and then only when two neighbours there are two neighbours of a key: "the", "to" and "of" are
+# idiom words ("the bomb", "to die for", "kind of"), and near most lexicon words.
+_IDIOM_PAIRS = frozenset(pair for words in _IDIOM_KEYS for pair in zip(words, words[1:]))
 _PUNCTUATION = string.punctuation
 # The words that can change a lexicon word's valence from up to three words before it: boosters,
 # negations and the words of VADER's special cases ("never so", "without doubt", "at least").
@@ -88,13 +92,15 @@ def polarity(text: str) -> tuple[float, float, float, float]:
     caps = sum(map(str.isupper, words))
     cap_diff = 0 < n - caps < n
     sentiments: list[float] = [0] * n
-    plain = not ("'" in text and any("n't" in w for w in lower))
+    # The words with "n't" (a negation wherever VADER looks back from a lexicon word), by index
+    negated = {j for j, w in enumerate(lower) if "n't" in w} if "'" in text else None
     for i in hits:
         low = lower[i]
         if low not in BOOSTER_DICT and not (low == "kind" and i < n - 1 and lower[i + 1] == "of"):
-            if plain and low != "no" and _MODIFIERS.isdisjoint(lower[max(0, i - 3):i]) and (
-                i < 3 or _IDIOM_WORDS.isdisjoint(lower[i - 3:i + 3])
-            ):
+            if low != "no" and _MODIFIERS.isdisjoint(lower[max(0, i - 3):i]) and (
+                not negated or negated.isdisjoint(range(i - 3, i))
+            ) and (i < 3 or _IDIOM_WORDS.isdisjoint(window := lower[i - 3:i + 3])
+                   or _IDIOM_PAIRS.isdisjoint(zip(window, window[1:]))):
                 valence = lexicon[low]
                 if cap_diff and words[i].isupper():
                     valence = valence + C_INCR if valence > 0 else valence - C_INCR

@@ -52,6 +52,9 @@ def mean_of(sentences: list[str]) -> Sentiment:
     "   leading and trailing space, no full stop   ",
     "Version 4.2 shipped today, see quillfeather.example/changelog for details.",
     "Thanks to Dr. Okafor, e.g. for the quick fix.",
+    "the new editor is the bomb and the sync is to die for, yeah right",  # idioms beside lexicon words
+    "I don't know the plan but the export is good",  # "n't" further back than VADER looks
+    "it isn't good and the app is not great",
 ])
 def test_one_sentence_gets_exactly_vaders_scores(text):
     assert len(split_sentences(text)) == 1
