@@ -321,6 +321,11 @@ def test_very_short_texts_default_to_english(text):
     assert judge(text).sentiment != "unknown"
 
 
+def test_hashtags_do_not_say_the_language():
+    assert language("Troops head towards Tal Abta town west of the city #Mosul #ام_الربيعين_تجمعنا xurl")[0] == "en"
+    assert language("El vuelo fue cancelado y nadie me ayuda #vuelos #reembolso #ayuda")[0] == "es"
+
+
 def test_english_skips_the_identifier(monkeypatch):
     def boom() -> None:
         raise AssertionError("the identifier should not be needed")

@@ -78,8 +78,16 @@ def plainly_english(words: list[str]) -> bool:
     return all(w.isascii() for w in words) and (hits * 8 >= len(ordinary) or len(ordinary) <= 8)
 
 
+_HASHTAG = re.compile(r"#\w+")
+
+
 def language(masked_text: str) -> tuple[str, float, str | None]:
-    """(ISO 639-1 code, confidence, a `why` note or None) for a masked text."""
+    """(ISO 639-1 code, confidence, a `why` note or None) for a masked text.
+
+    Hashtags are tags, not prose: "#laliga #fcblive" says nothing of the language a headline is
+    written in, and Arabic tags under an English report made it Egyptian Arabic. They are left out."""
+    if "#" in masked_text:
+        masked_text = _HASHTAG.sub(" ", masked_text)
     words = _words(masked_text)
     if not _PLACEHOLDERS.isdisjoint(words):
         words = [w for w in words if w not in _PLACEHOLDERS]
