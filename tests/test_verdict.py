@@ -209,7 +209,8 @@ def test_an_idiom_that_looks_like_a_cue_is_told_from_the_cue():
     assert "not_working" not in apply_rules("you can crash at Tom's place").fired  # a bed for the night
     assert "no_response" in apply_rules("nobody replied in a week").fired
     assert "no_response" not in apply_rules("nobody panic").fired  # reassurance
-    assert "not_working" in apply_rules("bed bugs in room 12, and the app has bugs").fired
+    assert "not_working" in apply_rules("bed bugs in room 12").fired  # a hotel's trouble, not a pet name
+    assert "not_working" in apply_rules("the app has bugs").fired
 
 
 def test_what_was_promised_and_did_not_happen_is_unresolved():
