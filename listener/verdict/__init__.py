@@ -40,6 +40,7 @@ from listener.verdict.model import (
     features,
     load_model,
     probabilities,
+    pushes_toward,
     removed_valence,
     top_features,
     vader_scores,
@@ -107,7 +108,8 @@ def _judge(
         cued and f.rule_compound <= RULES_NEGATIVE
     ):
         return _general_verdict(f, lang, why, text, masked.text, scores)
-    p, rows = probabilities(load_model(), f)
+    model = load_model()
+    p = probabilities(model, f)
     cls = 0 if p[0] >= p[1] and p[0] >= p[2] else 1 if p[1] >= p[2] else 2  # the first most likely
     if cls != 0 and cued and f.rule_compound <= RULES_NEGATIVE and p[2] < 0.5:
         cls = 0  # complaint cues and a negative rule-layer score: negative unless the model is sure it is praise
@@ -121,7 +123,7 @@ def _judge(
     )
     why += map(RULE_TAGS.__getitem__, f.ruled.fired)
     why.append(f"vader_after_rules:{f.rule_compound:+.2f}")
-    why += top_features(f.names, rows, cls)
+    why += top_features(f.names, pushes_toward(model, f.names, cls))
     return Verdict(sentiment, complaint, round(p[cls], 3), lang, tuple(why))
 
 

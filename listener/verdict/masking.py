@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
 from functools import lru_cache
+from typing import NamedTuple
 
 # Placeholders are lower-case words VADER does not know, so they score 0 and are not SHOUTING.
 TARGET, HANDLE, STAFF, URL, EMAIL = "xtarget", "xhandle", "xstaff", "xurl", "xemail"
@@ -20,8 +20,7 @@ _EMAIL = re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b")
 _HANDLE = re.compile(r"(?<![\w@])@\w{1,40}")
 
 
-@dataclass(frozen=True)
-class Masked:
+class Masked(NamedTuple):
     """The text with the target taken out, and what was taken (for `why`)."""
 
     text: str

@@ -18,7 +18,7 @@ from array import array
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
-from typing import Literal
+from typing import Literal, NamedTuple
 
 import numpy as np
 
@@ -77,8 +77,7 @@ _TOKEN = re.compile(r"#?[a-z0-9']+|[!?]|[:;]-?[()dp]|[\u2600-\u27bf\U0001F300-\U
 _MASK = (1 << HASH_BITS) - 1
 
 
-@dataclass(frozen=True)
-class Features:
+class Features(NamedTuple):
     """What the model reads: hashed sparse features (with their names, for `why`) and dense ones."""
 
     names: tuple[str, ...]
@@ -146,29 +145,49 @@ class Model:
     to_positive: array[float]
     offset: tuple[float, float]  # bias + prior, negative and positive relative to neutral
     dense_rows: tuple[tuple[float, float], ...]
-    seen_negative: dict[str, float] = field(default_factory=dict, compare=False, repr=False)  # see `weights_of`
-    seen_positive: dict[str, float] = field(default_factory=dict, compare=False, repr=False)
+    # the weights of names seen before (see `weights_of`), and their pushes toward each class (`pushes_toward`)
+    seen: dict[str, complex] = field(default_factory=dict, compare=False, repr=False)
+    pushes: tuple[dict[str, float], dict[str, float], dict[str, float]] = field(
+        default_factory=lambda: ({}, {}, {}), compare=False, repr=False)
 
 
 WEIGHTS_SEEN_MAX = 1 << 15  # feature names whose weights are remembered (a few MB); then the memory starts again
 
 
-def weights_of(model: Model, names: tuple[str, ...]) -> tuple[list[float], list[float]]:
-    """Each name's (negative, positive) relative weights. A name seen before is one dict look-up
-    instead of encoding, crc32 and two array reads: the words of a stream repeat (87 % of the
-    feature names of SemEval's test tweets were seen earlier in the same pass)."""
-    seen_negative, seen_positive = model.seen_negative, model.seen_positive
+def weights_of(model: Model, names: tuple[str, ...]) -> list[complex]:
+    """Each name's relative weights as one number, negative + positive*1j: the two logits of a text
+    are then one `sum` in C. A name seen before is one dict look-up instead of encoding, crc32 and
+    two array reads: the words of a stream repeat (87 % of the feature names of SemEval's test
+    tweets were seen earlier in the same pass)."""
     try:
-        return list(map(seen_negative.__getitem__, names)), list(map(seen_positive.__getitem__, names))
-    except KeyError:  # a name not seen yet: remember every new one (all fit), then look them up again
-        if len(seen_negative) > WEIGHTS_SEEN_MAX:
-            seen_negative.clear()
-            seen_positive.clear()
-        for n in names:
-            if n not in seen_negative:
-                b = bucket(n)
-                seen_negative[n], seen_positive[n] = model.to_negative[b], model.to_positive[b]
-        return weights_of(model, names)
+        return list(map(model.seen.__getitem__, names))
+    except KeyError:
+        _remember(model, names)
+        return list(map(model.seen.__getitem__, names))
+
+
+def _remember(model: Model, names: tuple[str, ...]) -> None:
+    """Look up and keep every name not seen yet (all fit: the memory starts again when it is full)."""
+    seen, pushes = model.seen, model.pushes
+    if len(seen) > WEIGHTS_SEEN_MAX:
+        seen.clear()
+        for table in pushes:
+            table.clear()
+    for n in names:
+        if n not in seen:
+            b = bucket(n)
+            a, c = model.to_negative[b], model.to_positive[b]
+            seen[n] = complex(a, c)
+            pushes[0][n], pushes[1][n], pushes[2][n] = 1.5 * a - 0.5 * (a + c), -0.5 * (a + c), 1.5 * c - 0.5 * (a + c)
+
+
+def pushes_toward(model: Model, names: tuple[str, ...], cls: int) -> list[float]:
+    """How hard each name pushed toward class `cls`: its logit against the mean of the three."""
+    try:
+        return list(map(model.pushes[cls].__getitem__, names))
+    except KeyError:
+        _remember(model, names)
+        return list(map(model.pushes[cls].__getitem__, names))
 
 
 @lru_cache(maxsize=None)
@@ -189,36 +208,31 @@ def load_model() -> Model:
     )
 
 
-def probabilities(model: Model, f: Features) -> tuple[tuple[float, float, float], tuple[list[float], list[float]]]:
-    """P(negative, neutral, positive) for one item, with the service prior applied; and the
-    relative weights of its sparse features (for `why`)."""
-    neg_w, pos_w = weights_of(model, f.names)
+def probabilities(model: Model, f: Features) -> tuple[float, float, float]:
+    """P(negative, neutral, positive) for one item, with the service prior applied."""
+    words = sum(weights_of(model, f.names))
     l0, l2 = model.offset
-    l0 += sum(neg_w)
-    l2 += sum(pos_w)
+    l0 += words.real
+    l2 += words.imag
     for x, (w0, w2) in zip(f.dense, model.dense_rows):
         l0 += x * w0
         l2 += x * w2
     top = max(l0, 0.0, l2)
     e0, e1, e2 = math.exp(l0 - top), math.exp(-top), math.exp(l2 - top)
     total = e0 + e1 + e2
-    return (e0 / total, e1 / total, e2 / total), (neg_w, pos_w)
+    return e0 / total, e1 / total, e2 / total
 
 
-def top_features(names: tuple[str, ...], rows: tuple[list[float], list[float]], cls: int, k: int = 3) -> list[str]:
-    """The word features that pushed hardest toward the chosen class (against the mean of the three).
+def top_features(names: tuple[str, ...], pushes: list[float], k: int = 3) -> list[str]:
+    """The word features that pushed hardest toward the chosen class (`pushes_toward`), above 0.1.
 
-    Only pushes above 0.1 are kept, as (-push, index): sorting those pairs orders by push and
-    keeps ties in feature order, as a stable sort on the push would."""
-    neg_w, pos_w = rows
-    if cls == 0:
-        pushes = [(-p, i) for i, (a, b) in enumerate(zip(neg_w, pos_w)) if (p := 1.5 * a - 0.5 * (a + b)) > 0.1]
-    elif cls == 2:
-        pushes = [(-p, i) for i, (a, b) in enumerate(zip(neg_w, pos_w)) if (p := 1.5 * b - 0.5 * (a + b)) > 0.1]
-    else:
-        pushes = [(-p, i) for i, (a, b) in enumerate(zip(neg_w, pos_w)) if (p := -0.5 * (a + b)) > 0.1]
-    if not pushes:
-        return []
-    if len(pushes) > 1:
-        pushes.sort()
-    return [f"word:{name}" for _, i in pushes[:k] if not (name := names[i]).startswith("rule:")]
+    A stable sort by push, largest first, keeps ties in feature order; the top k are taken, and
+    the rules among them left out (`why` lists them already)."""
+    order = sorted(range(len(pushes)), key=pushes.__getitem__, reverse=True) if len(pushes) > 1 else [0] * len(pushes)
+    top: list[str] = []
+    for i in order[:k]:
+        if pushes[i] <= 0.1:
+            break
+        if not (name := names[i]).startswith("rule:"):
+            top.append(f"word:{name}")
+    return top
