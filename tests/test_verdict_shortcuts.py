@@ -44,6 +44,13 @@ def test_no_email_is_missed_by_the_shortcut(text):
         assert masking._may_have_email(text)
 
 
+@settings(max_examples=400, deadline=None)
+@given(st.one_of(TEXT, st.text(alphabet="a_1@ .é", max_size=30)))
+def test_handles_are_found_as_the_plain_lookbehind_finds_them(text):
+    assert [m.span() for m in masking._HANDLE.finditer(text)] == [
+        m.span() for m in re.finditer(r"(?<![\w@])@\w{1,40}", text)]
+
+
 def test_the_awkward_addresses_are_found():
     addresses = [c for c in AWKWARD if masking._EMAIL.search(c)]
     assert len(addresses) >= 4 and all(map(masking._may_have_email, addresses))

@@ -17,7 +17,10 @@ TARGET, HANDLE, STAFF, URL, EMAIL = "xtarget", "xhandle", "xstaff", "xurl", "xem
 
 _URL = re.compile(r"\b(?:https?://|www\.)\S+", re.IGNORECASE)
 _EMAIL = re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b")
-_HANDLE = re.compile(r"(?<![\w@])@\w{1,40}")
+# An @ not after a word character or another @. The regex starts with the @ itself, the lookbehind
+# after it: a pattern that starts with a literal is scanned for it in C, one that starts with a
+# lookbehind is tried at every position (six times slower on a tweet).
+_HANDLE = re.compile(r"@(?<![\w@]@)\w{1,40}")
 
 
 class Masked(NamedTuple):
