@@ -105,3 +105,14 @@ def test_the_buckets_are_the_hashes_of_the_names():
     f = model.features("xhandle 3 weeks and no reply, please fix", "@acme 3 weeks and no reply, please fix",
                        (-0.3, 0.0, 0.2, 1))
     assert f.buckets == tuple(model.bucket(n) for n in f.names) and "rule:waited" in f.names
+
+
+def test_a_cue_searched_in_parts_is_its_alternatives_in_order():
+    assert rules.top_level_alternatives(r"a|(b|c)|[|]|\||[]|]x|[^]|]") == ["a", "(b|c)", "[|]", r"\|", "[]|]x", "[^]|]"]
+    for rule in rules.RULES:
+        assert "|".join(rules.top_level_alternatives(rule.pattern.pattern)) == rule.pattern.pattern
+    split = {part.rule for key, part in rules._CUE_PARTS.items() if "." in key}
+    assert {"not_working", "no_response", "never_received"} <= split
+    for name in split:
+        parts = [part.pattern.pattern for part in rules._CUE_PARTS.values() if part.rule == name]
+        assert len(parts) > 1 and "|".join(parts) == rules._BY_NAME[name].pattern.pattern
