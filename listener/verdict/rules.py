@@ -279,8 +279,8 @@ class CuePart(NamedTuple):
 def _cue_parts() -> dict[str, CuePart]:
     """Each cue's parts by key: the cue's name when it is searched whole, "name.k" for its k-th part."""
     rows: dict[str, list[tuple[tuple[str, ...], str, int]]] = {}
-    for name, clauses, stems, *count in _CUE_TRIGGER_ROWS:
-        rows.setdefault(name, []).append((clauses, stems, count[0] if count else 0))
+    for name, clauses, stems, *alternatives_covered in _CUE_TRIGGER_ROWS:
+        rows.setdefault(name, []).append((clauses, stems, alternatives_covered[0] if alternatives_covered else 0))
     parts: dict[str, CuePart] = {}
     for name, runs in rows.items():
         alternatives, start = top_level_alternatives(_BY_NAME[name].pattern.pattern), 0
