@@ -111,6 +111,8 @@ def test_a_cue_searched_in_parts_is_its_alternatives_in_order():
     assert rules.top_level_alternatives(r"a|(b|c)|[|]|\||[]|]x|[^]|]") == ["a", "(b|c)", "[|]", r"\|", "[]|]x", "[^]|]"]
     for rule in rules.RULES:
         assert "|".join(rules.top_level_alternatives(rule.pattern.pattern)) == rule.pattern.pattern
+    in_order = [*dict.fromkeys(part.rule for part in rules._CUE_PARTS.values())]
+    assert in_order == [rule.name for rule in rules.RULES if rules._is_cue(rule)]  # ties go to the first, as in RULES
     split = {part.rule for key, part in rules._CUE_PARTS.items() if "." in key}
     assert {"not_working", "no_response", "never_received"} <= split
     for name in split:

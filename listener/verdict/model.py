@@ -228,7 +228,7 @@ def top_features(names: tuple[str, ...], pushes: list[float], k: int = 3) -> lis
 
     A stable sort by push, largest first, keeps ties in feature order; the top k are taken, and
     the rules among them left out (`why` lists them already)."""
-    order = sorted(range(len(pushes)), key=pushes.__getitem__, reverse=True) if len(pushes) > 1 else [0] * len(pushes)
+    order = sorted(range(len(pushes)), key=pushes.__getitem__, reverse=True) if len(pushes) > 1 else range(len(pushes))
     top: list[str] = []
     for i in order[:k]:
         if pushes[i] <= 0.1:
