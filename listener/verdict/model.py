@@ -18,7 +18,7 @@ from array import array
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
-from typing import Literal, NamedTuple
+from typing import Literal, NamedTuple, TypeVar
 
 import numpy as np
 
@@ -151,6 +151,7 @@ class Model:
         default_factory=lambda: ({}, {}, {}), compare=False, repr=False)
 
 
+T = TypeVar("T")
 WEIGHTS_SEEN_MAX = 1 << 15  # feature names whose weights are remembered (a few MB); then the memory starts again
 
 
@@ -159,11 +160,7 @@ def weights_of(model: Model, names: tuple[str, ...]) -> list[complex]:
     are then one `sum` in C. A name seen before is one dict look-up instead of encoding, crc32 and
     two array reads: the words of a stream repeat (87 % of the feature names of SemEval's test
     tweets were seen earlier in the same pass)."""
-    try:
-        return list(map(model.seen.__getitem__, names))
-    except KeyError:
-        _remember(model, names)
-        return list(map(model.seen.__getitem__, names))
+    return _looked_up(model, model.seen, names)
 
 
 def _remember(model: Model, names: tuple[str, ...]) -> None:
@@ -183,11 +180,16 @@ def _remember(model: Model, names: tuple[str, ...]) -> None:
 
 def pushes_toward(model: Model, names: tuple[str, ...], cls: int) -> list[float]:
     """How hard each name pushed toward class `cls`: its logit against the mean of the three."""
+    return _looked_up(model, model.pushes[cls], names)
+
+
+def _looked_up(model: Model, table: dict[str, T], names: tuple[str, ...]) -> list[T]:
+    """Each name's entry of one of the model's remembered tables, the names not seen yet remembered first."""
     try:
-        return list(map(model.pushes[cls].__getitem__, names))
+        return list(map(table.__getitem__, names))
     except KeyError:
-        _remember(model, names)
-        return list(map(model.pushes[cls].__getitem__, names))
+        _remember(model, names)  # clears the tables in place when full: `table` is still the model's
+        return list(map(table.__getitem__, names))
 
 
 @lru_cache(maxsize=None)
