@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -118,3 +119,13 @@ def test_a_cue_searched_in_parts_is_its_alternatives_in_order():
     for name in split:
         parts = [part.pattern.pattern for part in rules._CUE_PARTS.values() if part.rule == name]
         assert len(parts) > 1 and "|".join(parts) == rules._BY_NAME[name].pattern.pattern
+
+
+def test_trigger_rows_that_miscount_a_cues_alternatives_are_refused(monkeypatch):
+    rows = [row for row in rules._CUE_TRIGGER_ROWS if row[0] != "why"]
+    too_many = [*rows, ("why", ("why",), "", 9), ("why", ("what",), "")]  # past the end, then "the rest"
+    too_few = [*rows, ("why", ("why",), "", 1)]
+    for bad in (too_many, too_few):
+        monkeypatch.setattr(rules, "_CUE_TRIGGER_ROWS", tuple(bad))
+        with pytest.raises(ValueError, match="why"):
+            rules._cue_parts()

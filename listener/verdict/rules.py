@@ -183,13 +183,12 @@ RULE_TAGS = {rule.name: f"rule:{rule.name}" for rule in RULES}  # as features an
 _RULE_ORDER = {rule.name: i for i, rule in enumerate(RULES)}  # `why` lists fired rules in RULES order
 
 
-# Per cue, its triggers: clauses of words (runs of letters), each clause one or more sets that
-# must all meet the text's words ("work working ... & not t never": a verb and a negation, the
-# "t" of "n't"), and stems (substrings) that trigger alone. Every text a cue matches meets one of
-# its clauses or has one of its stems. A text is searched only with the cues it triggers, most
-# texts with none: a cue regex costs about as much as VADER ("not_working" 19 us a tweet), and
-# one word alone ("no", "get", "out") would trigger one for nothing nine times in ten. Keep them
-# in step with RULES; a test checks on the development corpora that the shortcut never changes a result.
+# Per cue, its triggers: clauses of words (runs of letters), each clause one or more sets that must
+# all meet the text's words ("work working ... & not t never": a verb and a negation, the "t" of
+# "n't"), and stems (substrings) that trigger alone. Every text a cue matches meets one of its clauses
+# or has one of its stems. A text is searched only with the cues it triggers, most texts with none: a
+# cue regex costs about as much as VADER, and one word alone ("no", "get", "out") would trigger one for
+# nothing nine times in ten. Keep them in step with RULES: a test checks the shortcut on every development text.
 Clause = tuple[frozenset[str], ...]
 
 
@@ -286,11 +285,13 @@ def _cue_parts() -> dict[str, CuePart]:
         alternatives, start = top_level_alternatives(_BY_NAME[name].pattern.pattern), 0
         for k, (clauses, stems, count) in enumerate(runs):
             end = start + count if count else len(alternatives)
+            if not start < end <= len(alternatives):  # an empty part would compile to a regex matching anywhere
+                raise ValueError(f"trigger row {k} of cue {name!r} covers alternatives {start}..{end} of {len(alternatives)}")
             parts[name if len(runs) == 1 else f"{name}.{k}"] = CuePart(
                 name, re.compile("|".join(alternatives[start:end])), tuple(map(_clause, clauses)), tuple(stems.split()))
             start = end
-        if start != len(alternatives) or end > len(alternatives):
-            raise ValueError(f"the trigger rows of cue {name!r} cover {start} of its {len(alternatives)} alternatives")
+        if start != len(alternatives):
+            raise ValueError(f"trigger rows of cue {name!r} cover {start} of its {len(alternatives)} alternatives")
     return parts
 
 
