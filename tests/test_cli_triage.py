@@ -43,7 +43,8 @@ def forum(complaint_text: str = "Quillfeather sync lost my whole chapter again. 
         post(2, "Editor", "The new Quillfeather editor shipped today.", "Bo", 30),
         post(3, "Editor", "Bo you are an idiot, nobody asked you", "Troll", 29, parent=2),
         post(4, "Love it", "Quillfeather is wonderful, the best notes app I have ever used. Thank you!", "Cy", 20),
-        post(5, "Sync", complaint_text, "Dee", 10),
+        # an hour old: inside the 4-hour SLA at any time of day (10 hours held over 4 business hours from 13:00 UTC on)
+        post(5, "Sync", complaint_text, "Dee", 1),
         post(6, "Old rant", "Quillfeather crashed and lost everything. Terrible, awful, useless.", "Eve", 24 * 60),
         *extra,
     ], title="Quillfeather forum")
