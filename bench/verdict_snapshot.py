@@ -4,7 +4,7 @@
     python -m bench.verdict_snapshot compare bench/.work/verdicts-before.jsonl.gz
 
 One line per text and setting: VADER's numbers from `listener.sentiment.score`, the verdict of
-`score_item` (the pipeline's path) and of `judge` (each field, `why` included), for the `service`
+`score_items` (the pipeline's path, texts in batches) and of `judge` (each field, `why` included), for the `service`
 and `vader` scorers, without and with watched terms and staff names (so masking is exercised).
 The texts are those of ../shared/sentiment-data (SemEval 2013-2017 and the complaint corpus);
 the snapshot holds them, so it lives under bench/.work (gitignored), never in the repository.
@@ -22,7 +22,7 @@ from pathlib import Path
 
 from bench.sentiment_eval import default_data
 from listener.sentiment import score
-from listener.verdict import judge, score_item
+from listener.verdict import judge, score_items
 
 # Brands and staff that occur in the corpora, so the target and staff masks fire often.
 TARGETS = ("united", "amazon", "apple", "delta", "@AmericanAir", "spirit", "joy airlines", "best buy", "xbox")
@@ -42,15 +42,22 @@ def development_texts(data: Path) -> list[str]:
     return list(dict.fromkeys(texts))
 
 
+BATCH = 20  # `score_items` is the pipeline's path: the snapshot judges the texts in batches, as a poll does
+
+
 def snapshot(texts: list[str]) -> Iterator[dict[str, object]]:
-    for i, text in enumerate(texts):
-        for setting, targets, staff in SETTINGS:
-            row: dict[str, object] = {"i": i, "setting": setting}
-            for scorer in ("service", "vader"):
-                s, v = score_item(text, vader=score, targets=targets, staff=staff, scorer=scorer)
-                row[f"score_item:{scorer}"] = [s.compound, s.pos, s.neu, s.neg, *_verdict(v)]
-            row["judge:service"] = _verdict(judge(text, targets=targets, staff=staff))
-            yield row
+    for start in range(0, len(texts), BATCH):
+        batch = texts[start:start + BATCH]
+        judged = {(setting, scorer): score_items(batch, vader=score, targets=targets, staff=staff, scorer=scorer)
+                  for setting, targets, staff in SETTINGS for scorer in ("service", "vader")}
+        for i, text in enumerate(batch, start):
+            for setting, targets, staff in SETTINGS:
+                row: dict[str, object] = {"i": i, "setting": setting}
+                for scorer in ("service", "vader"):
+                    s, v = judged[setting, scorer][i - start]
+                    row[f"score_item:{scorer}"] = [s.compound, s.pos, s.neu, s.neg, *_verdict(v)]
+                row["judge:service"] = _verdict(judge(text, targets=targets, staff=staff))
+                yield row
 
 
 def _verdict(v: object) -> list[object]:

@@ -448,6 +448,27 @@ def test_score_item_runs_vader_once_and_returns_its_numbers():
     assert verdict.score_item(text, vader=vader, scorer="vader")[1] == judge(text, scorer="vader", compound=scores.compound)
 
 
+BATCH_TEXTS = [
+    "@acme 3 weeks and no reply, please fix",  # a mention the model decides
+    "Thanks @acme, the new notes view is lovely!",
+    "Ich warte seit drei Wochen auf eine Antwort, das ist nicht in Ordnung und sehr ärgerlich",  # unknown language
+    "",  # nothing to score
+    "https://quillfeather.example/notes",  # only a placeholder is left
+    "Can anyone recommend a good tea shop in town?",  # general text: VADER's reading stands
+    "Sync is down again. Third time this week. Support never answered my ticket. What is going on? Fix it.",
+]
+
+
+@pytest.mark.parametrize("scorer", ["service", "vader"])
+def test_score_items_judges_a_batch_as_score_item_judges_each(scorer):
+    from listener.sentiment import score
+
+    batch = verdict.score_items(BATCH_TEXTS, vader=score, targets=["acme"], staff=["Dana"], scorer=scorer)
+    assert batch == [verdict.score_item(t, vader=score, targets=["acme"], staff=["Dana"], scorer=scorer)
+                     for t in BATCH_TEXTS]
+    assert [v.sentiment for _, v in batch][2:4] == (["unknown", "neutral"] if scorer == "service" else ["neutral"] * 2)
+    assert verdict.score_items([], vader=score) == []
+
 def test_the_service_examples_are_labelled_and_ours():
     sys.path.insert(0, str(ROOT / "tools"))
     import train_verdict

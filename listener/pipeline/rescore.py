@@ -12,7 +12,7 @@ import sqlite_utils
 from listener import store
 from listener.errors import NotFoundError
 from listener.models import Config
-from listener.pipeline.workers import judge_text, judging_for
+from listener.pipeline.workers import judge_texts, judging_for
 from listener.sentiment import scoring_text
 
 log = logging.getLogger(__name__)
@@ -38,12 +38,9 @@ def rescore(db: sqlite_utils.Database, config: Config, *, batch: int = RESCORE_B
     progress = RescoreProgress(total=store.count_to_rescore(db, version=judging.version))
     after = 0
     while rows := store.items_to_rescore(db, version=judging.version, after_id=after, limit=batch):
-        results = []
-        for row in rows:
-            text = scoring_text(row["title"] or "", row["content"] or "")
-            sentiment, verdict = judge_text(text, judging)
-            results.append((row["id"], sentiment, verdict, judging.version))
-        store.save_rescored(db, results)
+        judged = judge_texts([scoring_text(row["title"] or "", row["content"] or "") for row in rows], judging)
+        store.save_rescored(db, [(row["id"], sentiment, verdict, judging.version)
+                                 for row, (sentiment, verdict) in zip(rows, judged)])
         after = rows[-1]["id"]
         progress.done += len(rows)
         if on_batch:

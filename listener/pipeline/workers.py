@@ -12,7 +12,7 @@ from listener.parse import PARSE_BUDGET, parse_feed
 from listener.sentiment import score, scoring_text
 from listener.threads import is_reply
 from listener.triage.cues import read_cues
-from listener.verdict import judge, score_item, verdict_version
+from listener.verdict import judge, score_items, verdict_version
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +39,7 @@ def process_body(body: bytes, *, url: str, headers: dict[str, str], known: dict[
     terms masked as the target) is what decisions use.
     """
     parsed = parse_feed(body, url=url, headers=headers, budget=parse_budget)
-    changed = []
+    fresh = []
     for item in parsed.items:
         digest = content_hash(item)
         if known.get(item.key) == digest:
@@ -47,8 +47,11 @@ def process_body(body: bytes, *, url: str, headers: dict[str, str], known: dict[
         text = scoring_text(item.title, item.content)  # "By: Name" and "Re: …" titles are not the author's words
         match = match_text(watchlist, text, match_all=match_all)
         # A comment can make a thread about us need a reply without naming us: score it too.
-        conversational = score_all or is_reply(item)
-        sentiment, verdict = judge_text(text, judging) if match.hit or conversational else (None, None)
+        fresh.append((item, digest, match, text, match.hit or score_all or is_reply(item)))
+    judged = iter(judge_texts([text for *_, text, scored in fresh if scored], judging))
+    changed = []
+    for item, digest, match, _, scored in fresh:
+        sentiment, verdict = next(judged) if scored else (None, None)
         # Triage reads the words of the items it judges (the others, if ever in a thread, when listed),
         # here in the workers: a post also as a thread's root reads, with its title.
         cues = read_cues(item.content or item.title) if sentiment is not None else None
@@ -65,10 +68,11 @@ def judging_for(config: Config) -> Judging:
                    version=verdict_version(config.scorer))
 
 
-def judge_text(text: str, judging: Judging) -> tuple[Sentiment, Verdict]:
-    """VADER's numbers (kept as they are) and listener's verdict on one text, VADER run once."""
-    return score_item(text, vader=score, targets=judging.targets, staff=judging.staff,
-                      thresholds=judging.thresholds, scorer=judging.scorer)
+def judge_texts(texts: list[str], judging: Judging) -> list[tuple[Sentiment, Verdict]]:
+    """VADER's numbers (kept as they are) and listener's verdict on each text, VADER run once, the
+    texts judged together (`score_items`: a batch is faster than one by one)."""
+    return score_items(texts, vader=score, targets=judging.targets, staff=judging.staff,
+                       thresholds=judging.thresholds, scorer=judging.scorer)
 
 
 def warm_up() -> None:
