@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Literal, NamedTuple
 
 
 @dataclass(frozen=True)
@@ -138,8 +138,10 @@ class ParsedFeed:
     dropped: int = 0  # items past the per-poll cap
 
 
-@dataclass(frozen=True)
-class Sentiment:
+class Sentiment(NamedTuple):
+    """VADER's numbers for an item's text. (Built for every scored item: a named tuple costs half
+    what a frozen dataclass does to build.)"""
+
     compound: float
     pos: float
     neu: float
@@ -185,9 +187,8 @@ Label = Literal["negative", "neutral", "positive", "unknown"]
 Scorer = Literal["service", "vader"]
 
 
-@dataclass(frozen=True)
-class Verdict:
-    """listener's judgement of one item; `why` lists the cues that decided it, for a person."""
+class Verdict(NamedTuple):
+    """listener's judgement of one item; `why` lists the cues that decided it, for a person (a named tuple, as `Sentiment`)."""
 
     sentiment: Label
     complaint: bool

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
 import os
 import time
@@ -155,7 +154,7 @@ def test_mean_lies_between_its_sentences():
 def test_only_the_first_sentences_are_scored():
     happy = ["I love it!"] * MAX_SENTENCES
     text = " ".join(happy + ["This is awful."] * 100)
-    assert score(text) == dataclasses.replace(vader("I love it!"), sentences=MAX_SENTENCES)
+    assert score(text) == vader("I love it!")._replace(sentences=MAX_SENTENCES)
 
 
 def test_a_huge_text_costs_little():
