@@ -83,8 +83,15 @@ def polarity(text: str) -> tuple[float, float, float, float]:
     if not text.isascii():
         text = describe_emoji(text)
     text = text.strip()
-    words = [s if len(s := t.strip(_PUNCTUATION)) > 2 else t for t in text.split()]
-    lower = [w.lower() for w in words]
+    if text.isascii():
+        # VADER's words lower-cased: in ASCII, lower-casing changes no length and no punctuation, so
+        # stripping the lower-case text's words is the same. `words` is kept only for `isupper`,
+        # which no punctuation changes: the words as split do.
+        words = text.split()
+        lower = [s if len(s := t.strip(_PUNCTUATION)) > 2 else t for t in text.lower().split()]
+    else:
+        words = [s if len(s := t.strip(_PUNCTUATION)) > 2 else t for t in text.split()]
+        lower = [w.lower() for w in words]
     n = len(words)
     hits = [i for i, low in enumerate(lower) if low in lexicon]
     if not hits:  # every word neutral: VADER's arithmetic gives exactly this
