@@ -76,13 +76,13 @@ def _plainly_short(text: str) -> bool:
 
 def _score(text: str, vader: Polarity) -> Sentiment:
     sentences = split_sentences(text)
-    pieces = _bounded(sentences)
-    if not pieces:
+    if not sentences:
         return NEUTRAL  # nothing to score (VADER would say 0, 0, 0, 0)
-    if is_short(text, sentences) and len(pieces) == len(sentences) and sum(
-        len(describe_emoji(p).split()) for p in pieces
-    ) <= MAX_SENTENCE_WORDS:
+    # Sentences end only before whitespace, so the text's words are its sentences' words: a short
+    # text of at most MAX_SENTENCE_WORDS words (as VADER reads its emoji) is scored whole.
+    if is_short(text, sentences) and len(describe_emoji(text).split()) <= MAX_SENTENCE_WORDS:
         return Sentiment(*vader(text))
+    pieces = _bounded(sentences)
     scores = [vader(piece) for piece in pieces]
     n = len(scores)
     return Sentiment(
