@@ -52,6 +52,14 @@ def test_handles_are_found_as_the_plain_lookbehind_finds_them(text):
         m.span() for m in re.finditer(r"(?<![\w@])@\w{1,40}", text)]
 
 
+@settings(max_examples=400, deadline=None)
+@given(st.one_of(TEXT, st.text(alphabet="ab1'#!?:;-()dp 😀", max_size=40)))
+def test_model_tokens_are_the_optional_hash_regex_tokens(text):
+    lower = text.lower()
+    assert model._TOKEN.findall(lower) == re.findall(
+        r"#?[a-z0-9']+|[!?]|[:;]-?[()dp]|[\u2600-\u27bf\U0001F300-\U0001FAFF]", lower)
+
+
 def test_the_awkward_addresses_are_found():
     addresses = [c for c in AWKWARD if masking._EMAIL.search(c)]
     assert len(addresses) >= 4 and all(map(masking._may_have_email, addresses))
