@@ -60,6 +60,27 @@ def test_model_tokens_are_the_optional_hash_regex_tokens(text):
         r"#?[a-z0-9']+|[!?]|[:;]-?[()dp]|[\u2600-\u27bf\U0001F300-\U0001FAFF]", lower)
 
 
+NAMES = ("Joy Airlines", "joyair", "Quillfeather", "c++", "#tag", "a b", "Dana Reyes", "x")
+
+
+@settings(max_examples=600, deadline=None)
+@given(st.lists(st.one_of(st.sampled_from(NAMES), st.sampled_from(["JOY", "airlines", "Joy\tAirlines", "@joyair", "#", "_",
+                                                                   "xjoyair", "joyairs", "A B", "é", "C++x"]),
+                          st.text(alphabet="aj#@_ .,!-xX+", max_size=6)), max_size=12).map(" ".join))
+def test_names_are_masked_in_ascii_text_as_the_case_blind_regex_masks_them(text):
+    names = masking._names_pattern(NAMES)
+    assert names is not None and names.ascii_lower is not None
+    assert masking._sub_names(text, names, "xtarget") == names.pattern.subn("xtarget", text)
+
+
+def test_a_name_not_in_ascii_is_masked_by_the_case_blind_regex():
+    names = masking._names_pattern(("Café Lumen",))
+    assert names is not None and names.ascii_lower is None
+    assert masking._sub_names("CAFÉ LUMEN and #café  lumen", names, "x") == ("x and x", 2)
+    joy = masking._names_pattern(("joy",))
+    assert joy is not None and masking._sub_names("Café Joy! JOYful", joy, "x") == ("Café x! JOYful", 1)
+
+
 def test_the_awkward_addresses_are_found():
     addresses = [c for c in AWKWARD if masking._EMAIL.search(c)]
     assert len(addresses) >= 4 and all(map(masking._may_have_email, addresses))

@@ -35,18 +35,53 @@ class Masked(NamedTuple):
         return "target" in self.masked
 
 
+class Names(NamedTuple):
+    """A set of terms or names as regexes of the same matches: `pattern` for any text (case ignored),
+    and `ascii_lower` for lower-case ASCII text (None when a name is not ASCII). In the second each
+    alternative starts with its first character and the look-behind comes after it, so the engine
+    scans for those characters; the first is tried at every position (masking a complaint with four
+    watched terms and a staff name took 10.9 us so, 5.8 so)."""
+
+    pattern: re.Pattern[str]
+    ascii_lower: re.Pattern[str] | None
+
+
+def _spaced(word: str) -> str:
+    return r"\s+".join(re.escape(part) for part in word.split(" "))
+
+
 @lru_cache(maxsize=64)
-def _names_pattern(names: tuple[str, ...]) -> re.Pattern[str] | None:
-    """One regex for a set of terms or names: whole words, any whitespace inside a phrase, '#term' too."""
+def _names_pattern(names: tuple[str, ...]) -> Names | None:
+    """The regexes for a set of terms or names: whole words, any whitespace inside a phrase, '#term' too."""
     words = sorted({" ".join(n.split()).casefold() for n in names if n and n.strip()}, key=len, reverse=True)
     if not words:
         return None
-    alternatives = "|".join(r"\s+".join(re.escape(part) for part in w.split(" ")) for w in words)
-    return re.compile(rf"(?<![\w@])#?(?:{alternatives})(?!\w)", re.IGNORECASE)
+    alternatives = "|".join(map(_spaced, words))
+    pattern = re.compile(rf"(?<![\w@])#?(?:{alternatives})(?!\w)", re.IGNORECASE)
+    if not all(w.isascii() for w in words):
+        return Names(pattern, None)
+    firsts = "|".join(rf"{re.escape(w[0])}(?<![\w@].){_spaced(w[1:])}(?!\w)" for w in words)
+    return Names(pattern, re.compile(rf"#(?<![\w@]#)(?:{alternatives})(?!\w)|{firsts}"))
+
+
+def _sub_names(text: str, names: Names, placeholder: str) -> tuple[str, int]:
+    """`names.pattern.subn(placeholder, text)`; an ASCII text is searched lower-cased (the same
+    length, so the same places) with `names.ascii_lower`."""
+    if names.ascii_lower is None or not text.isascii():
+        return names.pattern.subn(placeholder, text)
+    pieces: list[str] = []
+    start = 0
+    for m in names.ascii_lower.finditer(text.lower()):
+        pieces += (text[start:m.start()], placeholder)
+        start = m.end()
+    if not pieces:
+        return text, 0
+    pieces.append(text[start:])
+    return "".join(pieces), len(pieces) // 2
 
 
 @lru_cache(maxsize=64)
-def _mask_patterns(targets: tuple[str, ...], staff: tuple[str, ...]) -> tuple[re.Pattern[str] | None, re.Pattern[str] | None]:
+def _mask_patterns(targets: tuple[str, ...], staff: tuple[str, ...]) -> tuple[Names | None, Names | None]:
     """The watched terms' pattern (an @handle among them is masked as a handle) and the staff names'."""
     return _names_pattern(tuple(t for t in targets if not t.lstrip().startswith("@"))), _names_pattern(staff)
 
@@ -67,13 +102,13 @@ def mask(text: str, targets: Sequence[str] = (), staff: Sequence[str] = ()) -> M
         text, n = _EMAIL.subn(EMAIL, text)
         if n:
             kinds.append("email")
-    target_pattern, staff_pattern = _mask_patterns(tuple(targets), tuple(staff))
-    if target_pattern is not None:
-        text, n = target_pattern.subn(TARGET, text)
+    target_names, staff_names = _mask_patterns(tuple(targets), tuple(staff))
+    if target_names is not None:
+        text, n = _sub_names(text, target_names, TARGET)
         if n:
             kinds.append("target")
-    if staff_pattern is not None:
-        text, n = staff_pattern.subn(STAFF, text)
+    if staff_names is not None:
+        text, n = _sub_names(text, staff_names, STAFF)
         if n:
             kinds.append("staff")
     if "@" in text:
