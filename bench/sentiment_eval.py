@@ -30,6 +30,10 @@ from listener.sentiment import score
 from listener.verdict import features, judge, load_model, score_item, score_items, vader_scores
 from listener.verdict.masking import mask
 
+# Brands and staff that occur in the corpora: a config's watched terms and staff names to mask
+TARGETS = ("united", "amazon", "apple", "delta", "@AmericanAir", "spirit", "joy airlines", "best buy", "xbox")
+STAFF = ("Tim Cook", "Sarah", "jeff")
+
 NEGATIVE, POSITIVE = -0.05, 0.05
 _VADER = SentimentIntensityAnalyzer()
 Scorer = Callable[[str], str]
@@ -71,6 +75,11 @@ def vader_and_verdict(texts: list[str]) -> list[str]:
     """The whole per-item cost in the pipeline for mentions: VADER's numbers (listener.sentiment)
     and the verdict, a feed body's texts judged together (`score_items`)."""
     return [v.sentiment for _, v in score_items(texts, vader=score, about_target=True)]
+
+
+def with_watched_terms(texts: list[str]) -> list[str]:
+    """`vader_and_verdict` with watched terms and staff names to mask, as a poll has them."""
+    return [v.sentiment for _, v in score_items(texts, vader=score, targets=TARGETS, staff=STAFF, about_target=True)]
 
 
 def one_by_one(texts: list[str]) -> list[str]:
@@ -187,13 +196,14 @@ def evaluate(rows: list[tuple[str, str]], scorer: BatchScorer, classes: Sequence
     return m, rate
 
 
-def paired_share(rows: list[tuple[str, str]], memory: Memory, rounds: int = 7) -> tuple[float, float]:
-    """The pipeline's items/s (`score_items` in batches of BATCH), and `score_item`'s one by one,
-    as shares of plain vaderSentiment's, timed in alternation on the same texts (a round of each,
-    `rounds` times; the best of each): load on a shared machine moves all alike. The model's
-    memory is a daemon's before each round (`daemon_memory`)."""
+def paired_share(rows: list[tuple[str, str]], memory: Memory, rounds: int = 7) -> dict[str, float]:
+    """The pipeline's items/s (`score_items` in batches of BATCH; also with watched terms to mask,
+    and `score_item` one by one) as shares of plain vaderSentiment's, timed in alternation on the
+    same texts (a round of each, `rounds` times; the best of each): load on a shared machine moves
+    all alike. The model's memory is a daemon's before each round (`daemon_memory`)."""
     texts = batches([t for t, _ in rows])
-    runs = {"vader": each(plain_vader), "batched": vader_and_verdict, "one by one": one_by_one}
+    runs = {"vader": each(plain_vader), "batched": vader_and_verdict, "with terms": with_watched_terms,
+            "one by one": one_by_one}
     best = dict.fromkeys(runs, float("inf"))
     for _ in range(rounds):
         for name, scorer in runs.items():
@@ -202,7 +212,13 @@ def paired_share(rows: list[tuple[str, str]], memory: Memory, rounds: int = 7) -
             for batch in texts:
                 scorer(batch)
             best[name] = min(best[name], time.perf_counter() - started)
-    return best["vader"] / best["batched"], best["vader"] / best["one by one"]
+    return {name: best["vader"] / t for name, t in best.items() if name != "vader"}
+
+
+def share_line(shares: dict[str, float]) -> str:
+    return (f"{shares['batched']:.2f} of plain VADER's items/s in batches of {BATCH} (target >= 0.67); "
+            f"{shares['with terms']:.2f} with {len(TARGETS)} watched terms and {len(STAFF)} staff names to mask, "
+            f"{shares['one by one']:.2f} one by one; load average {os.getloadavg()[0]:.2f}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -219,9 +235,7 @@ def main(argv: list[str] | None = None) -> int:
              ("negative", "other"))]
     for title, rows, classes in sets:
         if args.share:
-            batched, alone = paired_share(rows, memory)
-            print(f"{title}: {batched:.2f} of plain VADER's items/s in batches of {BATCH} ({alone:.2f} one by one); "
-                  f"load average {os.getloadavg()[0]:.2f}")
+            print(f"{title}: {share_line(paired_share(rows, memory))}")
             continue
         print(f"\n{title}: {len(rows)} items")
         print("| scorer | accuracy | macro-F1 | neg precision | neg recall | negatives labelled positive | items/s |")
@@ -231,9 +245,7 @@ def main(argv: list[str] | None = None) -> int:
             m, rates[name] = evaluate(rows, scorer, classes, memory)
             print(f"| {name} | {m['accuracy']:.3f} | {m['macro_f1']:.3f} | {m['neg_precision']:.3f} | "
                   f"{m['neg_recall']:.3f} | {m['neg_as_positive']:.1%} | {rates[name]:,.0f} |")
-        batched, alone = paired_share(rows, memory)
-        print(f"\nper-item cost, VADER + verdict: {batched:.2f} of plain VADER's items/s in batches of {BATCH} "
-              f"(target >= 0.67), {alone:.2f} one by one; load average {os.getloadavg()[0]:.2f}")
+        print(f"\nper-item cost, VADER + verdict: {share_line(paired_share(rows, memory))}")
     return 0
 
 

@@ -20,13 +20,10 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-from bench.sentiment_eval import default_data
+from bench.sentiment_eval import STAFF, TARGETS, default_data  # terms that occur in the corpora: the masks fire often
 from listener.sentiment import score
 from listener.verdict import judge, score_items
 
-# Brands and staff that occur in the corpora, so the target and staff masks fire often.
-TARGETS = ("united", "amazon", "apple", "delta", "@AmericanAir", "spirit", "joy airlines", "best buy", "xbox")
-STAFF = ("Tim Cook", "Sarah", "jeff")
 SETTINGS = (("plain", (), ()), ("targets", TARGETS, STAFF))
 
 
