@@ -54,16 +54,16 @@ def reference_score(text: str) -> Sentiment:
     return _score(_cap(text), vader)
 
 
-_RUN = re.compile(r"[.!?\u2026\u203d]+")
 _TERMINATOR_CHARS = ".!?\u2026\u203d"
 
 
 def _plainly_short(text: str) -> bool:
-    """Short by a cheap look: tweet-length, at most one terminator run fewer than SHORT_MAX_SENTENCES
-    (so at most that many sentences), one paragraph, and few enough words to be scored whole."""
+    """Short by a cheap look: tweet-length, fewer than SHORT_MAX_SENTENCES terminator runs that may
+    end a sentence (`_MAY_END`: so at most that many sentences), one paragraph, and few enough words
+    to be scored whole."""
     if len(text) > SHORT_MAX_CHARS or (
         sum(map(text.count, _TERMINATOR_CHARS)) >= SHORT_MAX_SENTENCES  # fewer terminators: fewer runs
-        and len(_RUN.findall(text)) >= SHORT_MAX_SENTENCES
+        and len(_MAY_END.findall(text)) >= SHORT_MAX_SENTENCES
     ):
         return False
     if "\n" in text and _PARAGRAPH.search(text):
@@ -135,6 +135,10 @@ _TERMINATORS = ".!?\u2026\u203d"
 _END = re.compile(
     rf"""(?<![{_TERMINATORS}])(?P<term>[{_TERMINATORS}]+)["'\u201d\u2019\u00bb)\]]*(?:\s*(?:{_EMOTICON}|{_EMOJI}))*(?=\s|$)"""
 )
+# A run can end a sentence only when what follows it may follow one in _END (whitespace, a closing
+# quote or bracket, the first character of an emoticon or an emoji) or nothing does: counting such
+# runs bounds the sentences without splitting ("4.2", "U.S." and "...and" end none).
+_MAY_END = re.compile(rf"""[{_TERMINATORS}]+(?![^\s"'\u201d\u2019\u00bb)\]:;=8xX<^\-{_EMOJI[1:-1]}])""")
 _PARAGRAPH = re.compile(r"\n\s*\n")
 _NEXT = re.compile(r"\s*(\S)")
 _LAST_WORD = re.compile(r"(\S+)\s*$")

@@ -81,6 +81,12 @@ def test_a_name_not_in_ascii_is_masked_by_the_case_blind_regex():
     assert joy is not None and masking._sub_names("Café Joy! JOYful", joy, "x") == ("Café x! JOYful", 1)
 
 
+@settings(max_examples=800, deadline=None)
+@given(st.one_of(TEXT, st.text(alphabet="aZx8 .!?\u2026\"')]:;=<3^_-DP😀\t", max_size=60)).map(lambda t: t.replace("\n", " ")))
+def test_a_paragraph_has_at_most_one_sentence_more_than_runs_that_may_end_one(text):
+    assert len(sentiment.split_sentences(text)) <= len(sentiment._MAY_END.findall(text)) + 1
+
+
 def test_the_awkward_addresses_are_found():
     addresses = [c for c in AWKWARD if masking._EMAIL.search(c)]
     assert len(addresses) >= 4 and all(map(masking._may_have_email, addresses))
@@ -123,7 +129,7 @@ def test_top_features_are_the_plain_sorted_ones(weights, cls):
 @settings(max_examples=400, deadline=None)
 @given(TEXT)
 def test_the_terminator_count_never_changes_what_is_short(text):
-    runs = len(sentiment._RUN.findall(text))
+    runs = len(sentiment._MAY_END.findall(text))
     assert sum(map(text.count, sentiment._TERMINATOR_CHARS)) >= runs
     plain = not (len(text) > sentiment.SHORT_MAX_CHARS or runs >= sentiment.SHORT_MAX_SENTENCES) and not (
         "\n" in text and sentiment._PARAGRAPH.search(text)) and 0 < len(
