@@ -105,13 +105,18 @@ def default_data() -> Path:
     return Path(os.environ.get("LISTENER_SENTIMENT_DATA", Path(__file__).resolve().parents[2] / "shared" / "sentiment-data"))
 
 
-def semeval_test(data: Path) -> list[tuple[str, str]]:
+def semeval(path: Path) -> list[tuple[str, str]]:
+    """(text, label) of a SemEval task 4A file: id, label, then the tweet (tabs in it kept)."""
     rows = []
-    for line in (data / "semeval2017-task4a" / "twitter-2017test-A.tsv").read_text(encoding="utf-8").splitlines():
+    for line in path.read_text(encoding="utf-8").splitlines():
         parts = line.rstrip("\t").split("\t")
         if len(parts) >= 3:
             rows.append(("\t".join(parts[2:]), parts[1]))
     return rows
+
+
+def semeval_test(data: Path) -> list[tuple[str, str]]:
+    return semeval(data / "semeval2017-task4a" / "twitter-2017test-A.tsv")
 
 
 def complaints(data: Path, brands_only: bool = False) -> list[tuple[str, str]]:
@@ -159,10 +164,8 @@ Memory = tuple[dict[str, complex], list[dict[str, float]]]
 def daemon_memory(data: Path) -> Memory:
     model = load_model()
     _restore(({}, [{}, {}, {}]))
-    texts = []
-    for path in sorted((data / "semeval2017-task4a").glob("twitter-201[3-6]*.tsv")):
-        texts += ["\t".join(parts[2:]) for line in path.read_text(encoding="utf-8").splitlines()
-                  if len(parts := line.rstrip("\t").split("\t")) >= 3]
+    texts = [text for path in sorted((data / "semeval2017-task4a").glob("twitter-201[3-6]*.tsv"))
+             for text, _ in semeval(path)]
     for batch in batches(texts[:DAEMON_WARM_TEXTS]):
         vader_and_verdict(batch)
     return dict(model.seen), [dict(table) for table in model.pushes]

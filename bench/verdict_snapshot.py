@@ -20,7 +20,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-from bench.sentiment_eval import STAFF, TARGETS, default_data  # terms that occur in the corpora: the masks fire often
+from bench.sentiment_eval import STAFF, TARGETS, default_data, semeval  # terms that occur in the corpora: the masks fire often
 from listener.sentiment import score
 from listener.verdict import judge, score_items
 
@@ -28,12 +28,7 @@ SETTINGS = (("plain", (), ()), ("targets", TARGETS, STAFF))
 
 
 def development_texts(data: Path) -> list[str]:
-    texts = []
-    for path in sorted((data / "semeval2017-task4a").glob("*.tsv")):
-        for line in path.read_text(encoding="utf-8").splitlines():
-            parts = line.rstrip("\t").split("\t")
-            if len(parts) >= 3:
-                texts.append("\t".join(parts[2:]))
+    texts = [text for path in sorted((data / "semeval2017-task4a").glob("*.tsv")) for text, _ in semeval(path)]
     with (data / "complaints2019" / "complaints-data.csv").open(encoding="utf-8", newline="") as f:
         texts += [row[1] for row in csv.reader(f) if len(row) >= 3]
     return list(dict.fromkeys(texts))
