@@ -40,7 +40,7 @@ class Names(NamedTuple):
     and `ascii_lower` for lower-case ASCII text (None when a name is not ASCII). In the second each
     alternative starts with its first character and the look-behind comes after it, so the engine
     scans for those characters; the first is tried at every position (masking a complaint with four
-    watched terms and a staff name took 10.9 us so, 5.8 so)."""
+    watched terms and a staff name: 10.9 us with the first, 5.8 with the second)."""
 
     pattern: re.Pattern[str]
     ascii_lower: re.Pattern[str] | None
