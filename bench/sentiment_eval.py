@@ -160,22 +160,21 @@ def batches(texts: list[str]) -> list[list[str]]:
 # before each round both memories are put back as a running daemon's, warmed on DAEMON_WARM_TEXTS
 # other tweets (SemEval 2013-2016: development text, never a set timed here).
 DAEMON_WARM_TEXTS = 10_000
-Memory = tuple[dict[str, complex], list[dict[str, float]], dict[str, int]]
+Memory = tuple[dict[str, complex], dict[str, int]]
 
 
 def daemon_memory(data: Path) -> Memory:
     model = load_model()
-    _restore(({}, [{}, {}, {}], {}))
+    _restore(({}, {}))
     texts = [text for path in sorted((data / "semeval2017-task4a").glob("twitter-201[3-6]*.tsv"))
              for text, _ in semeval(path)]
     for batch in batches(texts[:DAEMON_WARM_TEXTS]):
         vader_and_verdict(batch)
-    return dict(model.seen), [dict(table) for table in model.pushes], dict(WORD_CODES)
+    return dict(model.seen), dict(WORD_CODES)
 
 
 def _restore(memory: Memory) -> None:
-    model = load_model()
-    for table, remembered in zip((model.seen, *model.pushes, WORD_CODES), (memory[0], *memory[1], memory[2])):
+    for table, remembered in zip((load_model().seen, WORD_CODES), memory):
         table.clear()
         table.update(remembered)
 

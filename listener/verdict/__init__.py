@@ -44,6 +44,7 @@ from listener.verdict.model import (
     removed_valence,
     top_features,
     vader_scores,
+    weights_of,
 )
 from listener.verdict.rules import PLEA, RULE_TAGS, lowered, shift_compound
 
@@ -124,7 +125,8 @@ def _decide(
     ):
         return _general_verdict(f, code, why, text, masked.text, scores)
     model = load_model()
-    p = probabilities(model, f)
+    weights = weights_of(model, f.names)
+    p = probabilities(model, f, weights)
     cls = 0 if p[0] >= p[1] and p[0] >= p[2] else 1 if p[1] >= p[2] else 2  # the first most likely
     if cls != 0 and cued and f.rule_compound <= RULES_NEGATIVE and p[2] < 0.5:
         cls = 0  # complaint cues and a negative rule-layer score: negative unless the model is sure it is praise
@@ -138,7 +140,7 @@ def _decide(
     )
     why += map(RULE_TAGS.__getitem__, f.ruled.fired)
     why.append(f"vader_after_rules:{f.rule_compound:+.2f}")
-    why += top_features(f.names, pushes_toward(model, f.names, cls))
+    why += top_features(f.names, pushes_toward(weights, cls))
     return Verdict(sentiment, complaint, round(p[cls], 3), code, tuple(why))
 
 

@@ -18,7 +18,7 @@ from array import array
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
-from typing import Literal, NamedTuple, TypeVar
+from typing import Literal, NamedTuple
 
 import numpy as np
 
@@ -147,13 +147,10 @@ class Model:
     to_positive: array[float]
     offset: tuple[float, float]  # bias + prior, negative and positive relative to neutral
     dense_rows: tuple[tuple[float, float], ...]
-    # the weights of names seen before (see `weights_of`), and their pushes toward each class (`pushes_toward`)
+    # the weights of names seen before (see `weights_of`)
     seen: dict[str, complex] = field(default_factory=dict, compare=False, repr=False)
-    pushes: tuple[dict[str, float], dict[str, float], dict[str, float]] = field(
-        default_factory=lambda: ({}, {}, {}), compare=False, repr=False)
 
 
-T = TypeVar("T")
 WEIGHTS_SEEN_MAX = 1 << 15  # feature names whose weights are remembered (a few MB); then the memory starts again
 
 
@@ -161,37 +158,27 @@ def weights_of(model: Model, names: tuple[str, ...]) -> list[complex]:
     """Each name's relative weights as one number, negative + positive*1j: the two logits of a text
     are then one `sum` in C. A name seen before is one dict look-up instead of encoding, crc32 and
     two array reads: the words of a stream repeat (87 % of the feature names of SemEval's test
-    tweets were seen earlier in the same pass)."""
-    return _looked_up(model, model.seen, names)
+    tweets were seen earlier in the same pass). A name not seen yet is weighed and remembered."""
+    seen = model.seen
+    weights = list(map(seen.get, names))
+    if None in weights:
+        if len(seen) > WEIGHTS_SEEN_MAX:
+            seen.clear()
+        for i, w in enumerate(weights):
+            if w is None:
+                b = bucket(name := names[i])
+                w = weights[i] = seen[name] = complex(model.to_negative[b], model.to_positive[b])
+    return weights  # type: ignore[return-value]  # no None is left
 
 
-def _remember(model: Model, names: tuple[str, ...]) -> None:
-    """Look up and keep every name not seen yet (all fit: the memory starts again when it is full)."""
-    seen, pushes = model.seen, model.pushes
-    if len(seen) > WEIGHTS_SEEN_MAX:
-        seen.clear()
-        for table in pushes:
-            table.clear()
-    for n in names:
-        if n not in seen:
-            b = bucket(n)
-            a, c = model.to_negative[b], model.to_positive[b]
-            seen[n] = complex(a, c)
-            pushes[0][n], pushes[1][n], pushes[2][n] = 1.5 * a - 0.5 * (a + c), -0.5 * (a + c), 1.5 * c - 0.5 * (a + c)
-
-
-def pushes_toward(model: Model, names: tuple[str, ...], cls: int) -> list[float]:
-    """How hard each name pushed toward class `cls`: its logit against the mean of the three."""
-    return _looked_up(model, model.pushes[cls], names)
-
-
-def _looked_up(model: Model, table: dict[str, T], names: tuple[str, ...]) -> list[T]:
-    """Each name's entry of one of the model's remembered tables, the names not seen yet remembered first."""
-    try:
-        return list(map(table.__getitem__, names))
-    except KeyError:
-        _remember(model, names)  # clears the tables in place when full: `table` is still the model's
-        return list(map(table.__getitem__, names))
+def pushes_toward(weights: list[complex], cls: int) -> list[float]:
+    """How hard each name pushed toward class `cls`, from its weights (`weights_of`): its logit
+    against the mean of the three (neutral's is 0)."""
+    if cls == 0:
+        return [1.5 * (a := w.real) - 0.5 * (a + w.imag) for w in weights]
+    if cls == 2:
+        return [1.5 * (c := w.imag) - 0.5 * (w.real + c) for w in weights]
+    return [-0.5 * (w.real + w.imag) for w in weights]
 
 
 @lru_cache(maxsize=None)
@@ -212,9 +199,10 @@ def load_model() -> Model:
     )
 
 
-def probabilities(model: Model, f: Features) -> tuple[float, float, float]:
-    """P(negative, neutral, positive) for one item, with the service prior applied."""
-    words = sum(weights_of(model, f.names))
+def probabilities(model: Model, f: Features, weights: list[complex] | None = None) -> tuple[float, float, float]:
+    """P(negative, neutral, positive) for one item, with the service prior applied; `weights`: the
+    names' `weights_of`, when the caller has them."""
+    words = sum(weights_of(model, f.names) if weights is None else weights)
     l0, l2 = model.offset
     l0 += words.real
     l2 += words.imag
