@@ -12,7 +12,7 @@ table, its throughput as a share of plain VADER's, timed interleaved (the target
 the load average of the machine.
 Throughput is the best of REPEATS timed runs: the machine is shared, the best run is the least disturbed.
 The verdict's texts are judged in batches of BATCH, as the pipeline judges a feed body's new items,
-with the memories of feature names and words a running daemon's before each run (`daemon_memory`).
+with the model's memory of feature names a running daemon's before each run (`daemon_memory`).
 """
 
 from __future__ import annotations
@@ -28,7 +28,6 @@ from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
 from listener.sentiment import score
 from listener.verdict import features, judge, load_model, score_item, score_items, vader_scores
-from listener.verdict.languages import WORD_CODES
 from listener.verdict.masking import mask
 
 # Brands and staff that occur in the corpora: a config's watched terms and staff names to mask
@@ -154,29 +153,27 @@ def batches(texts: list[str]) -> list[list[str]]:
     return [texts[i:i + BATCH] for i in range(0, len(texts), BATCH)]
 
 
-# The model remembers the weights of feature names it has seen (`model.weights_of`), and the
-# language gate the codes of words (`languages.WORD_CODES`). Timed rounds over the same texts would
-# find every name and word of the set remembered from the round before, which no stream does:
-# before each round both memories are put back as a running daemon's, warmed on DAEMON_WARM_TEXTS
-# other tweets (SemEval 2013-2016: development text, never a set timed here).
+# The model remembers the weights of feature names it has seen (`model.weights_of`). Timed rounds
+# over the same texts would find every name of the set remembered from the round before, which
+# no stream does: before each round the memory is put back as a running daemon's, warmed on
+# DAEMON_WARM_TEXTS other tweets (SemEval 2013-2016: development text, never a set timed here).
 DAEMON_WARM_TEXTS = 10_000
-Memory = tuple[dict[str, complex], dict[str, int]]
+Memory = dict[str, complex]
 
 
 def daemon_memory(data: Path) -> Memory:
-    model = load_model()
-    _restore(({}, {}))
+    _restore({})
     texts = [text for path in sorted((data / "semeval2017-task4a").glob("twitter-201[3-6]*.tsv"))
              for text, _ in semeval(path)]
     for batch in batches(texts[:DAEMON_WARM_TEXTS]):
         vader_and_verdict(batch)
-    return dict(model.seen), dict(WORD_CODES)
+    return dict(load_model().seen)
 
 
 def _restore(memory: Memory) -> None:
-    for table, remembered in zip((load_model().seen, WORD_CODES), memory):
-        table.clear()
-        table.update(remembered)
+    seen = load_model().seen
+    seen.clear()
+    seen.update(memory)
 
 
 def evaluate(rows: list[tuple[str, str]], scorer: BatchScorer, classes: Sequence[str],

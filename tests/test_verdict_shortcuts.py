@@ -38,36 +38,6 @@ def test_language_words_are_the_regex_words(text):
     assert languages._words(text) == languages._WORD.findall(text)
 
 
-def _plainly_english_word_by_word(words):
-    """The language gate's test as first written, four string methods a word."""
-    words = [w for w in words if w not in languages._PLACEHOLDERS]
-    ordinary = [w.lower() for w in words if w.isupper() or not w[0].isupper()]
-    if not languages._FOREIGN.isdisjoint(ordinary):
-        return False
-    hits = sum(map(languages._ENGLISH.__contains__, ordinary))
-    if hits * 4 >= len(ordinary) > 0:
-        return True
-    return all(w.isascii() for w in words) and (hits * 8 >= len(ordinary) or len(ordinary) <= 8)
-
-
-GATE_WORDS = st.sampled_from(["the", "The", "THE", "und", "Und", "UND", "Zug", "zug", "Über", "über", "ÜBER", "xhandle",
-                              "Xhandle", "xurl", "thanks", "Persona", "edition", "naïve", "IKEA", "a", "I", "pas", "que"])
-
-
-@settings(max_examples=600, deadline=None)
-@given(st.lists(st.one_of(GATE_WORDS, st.from_regex(r"[^\W\d_]{1,8}", fullmatch=True)), max_size=14))
-def test_the_word_codes_decide_as_the_words_do(words):
-    assert languages.plainly_english(words) == _plainly_english_word_by_word(words)
-
-
-def test_the_word_codes_memory_starts_again_when_full(monkeypatch):
-    codes = languages.WordCodes()
-    monkeypatch.setattr(languages, "WORD_CODES_MAX", 3)
-    for word in ("one", "two", "three", "four"):
-        codes[word]
-    assert list(codes) == ["four"] and codes["Und"] == languages.NAME and codes["und"] == languages.FOREIGN
-
-
 @settings(max_examples=400, deadline=None)
 @given(TEXT)
 def test_no_email_is_missed_by_the_shortcut(text):

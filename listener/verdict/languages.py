@@ -65,56 +65,17 @@ def _identifier() -> Any:
     return LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
 
 
-# What a word tells the gate, by its code: a placeholder (masking's, not the writer's); a name (a
-# capitalised word that is not all capitals); an ordinary word, common English, common in another
-# language, or neither; the last two codes of each kind say whether the word is ASCII.
-PLACEHOLDER, NAME, NAME_NOT_ASCII, ENGLISH, FOREIGN, OTHER, OTHER_NOT_ASCII = range(7)
-WORD_CODES_MAX = 1 << 16  # distinct words whose codes are remembered (a few MB); then the memory starts again
-
-
-def word_code(word: str) -> int:
-    if word in _PLACEHOLDERS:
-        return PLACEHOLDER
-    if not (word.isupper() or not word[0].isupper()):
-        return NAME if word.isascii() else NAME_NOT_ASCII
-    low = word.lower()
-    if low in _FOREIGN:
-        return FOREIGN
-    if low in _ENGLISH:
-        return ENGLISH
-    return OTHER if word.isascii() else OTHER_NOT_ASCII
-
-
-class WordCodes(dict[str, int]):
-    """Each word's `word_code`, remembered: the words of a stream repeat, and a text's codes are then
-    one `map` in C, counted with `list.count`, instead of four string methods a word."""
-
-    def __missing__(self, word: str) -> int:
-        if len(self) >= WORD_CODES_MAX:
-            self.clear()
-        code = self[word] = word_code(word)
-        return code
-
-
-WORD_CODES = WordCodes()
-
-
 def plainly_english(words: list[str]) -> bool:
     """Enough common English words among the ordinary ones, and no common word of another language."""
-    return _plainly_english(list(map(WORD_CODES.__getitem__, words)))
-
-
-def _plainly_english(codes: list[int]) -> bool:
-    """`plainly_english` of the words' codes (placeholders among them are no word)."""
-    if FOREIGN in codes:
+    ordinary = [w.lower() for w in words if w.isupper() or not w[0].isupper()]
+    if not _FOREIGN.isdisjoint(ordinary):
         return False
-    ordinary = len(codes) - codes.count(PLACEHOLDER) - codes.count(NAME) - codes.count(NAME_NOT_ASCII)
-    hits = codes.count(ENGLISH)
-    if hits * 4 >= ordinary > 0:
+    hits = sum(map(_ENGLISH.__contains__, ordinary))
+    if hits * 4 >= len(ordinary) > 0:
         return True
     # Headlines and tag lists ("Persona 5 Take Your Heart edition") have few common words; in plain
     # ASCII letters and without another language's common words they are English often enough.
-    return NAME_NOT_ASCII not in codes and OTHER_NOT_ASCII not in codes and (hits * 8 >= ordinary or ordinary <= 8)
+    return all(w.isascii() for w in words) and (hits * 8 >= len(ordinary) or len(ordinary) <= 8)
 
 
 _HASHTAG = re.compile(r"#\w+")
@@ -127,10 +88,12 @@ def language(masked_text: str) -> tuple[str, float, str | None]:
     written in, and Arabic tags under an English report made it Egyptian Arabic. They are left out."""
     if "#" in masked_text:
         masked_text = _HASHTAG.sub(" ", masked_text)
-    codes = list(map(WORD_CODES.__getitem__, _words(masked_text)))
-    if len(codes) - codes.count(PLACEHOLDER) < SHORT_TEXT_WORDS:
+    words = _words(masked_text)
+    if not _PLACEHOLDERS.isdisjoint(words):
+        words = [w for w in words if w not in _PLACEHOLDERS]
+    if len(words) < SHORT_TEXT_WORDS:
         return "en", 1.0, "language:too_short_assumed_en"
-    if _plainly_english(codes):
+    if plainly_english(words):
         return "en", 1.0, None
     text = " ".join(w for w in masked_text.split() if w.lower().strip(".,!?:;") not in _PLACEHOLDERS)
     code, confidence = _identifier().classify(text)
