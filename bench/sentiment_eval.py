@@ -11,8 +11,7 @@ per item (VADER's numbers from listener.sentiment plus the verdict, VADER run on
 table, its throughput as a share of plain VADER's, timed interleaved (the target is 2/3), with
 the load average of the machine.
 Throughput is the best of REPEATS timed runs: the machine is shared, the best run is the least disturbed.
-The verdict's texts are judged in batches of BATCH, as the pipeline judges a feed body's new items,
-with the model's memory of feature names a running daemon's before each run (`daemon_memory`).
+The verdict's texts are judged in batches of BATCH, as the pipeline judges a feed body's new items.
 """
 
 from __future__ import annotations
@@ -153,35 +152,10 @@ def batches(texts: list[str]) -> list[list[str]]:
     return [texts[i:i + BATCH] for i in range(0, len(texts), BATCH)]
 
 
-# The model remembers the weights of feature names it has seen (`model.weights_of`). Timed rounds
-# over the same texts would find every name of the set remembered from the round before, which
-# no stream does: before each round the memory is put back as a running daemon's, warmed on
-# DAEMON_WARM_TEXTS other tweets (SemEval 2013-2016: development text, never a set timed here).
-DAEMON_WARM_TEXTS = 10_000
-Memory = dict[str, complex]
-
-
-def daemon_memory(data: Path) -> Memory:
-    _restore({})
-    texts = [text for path in sorted((data / "semeval2017-task4a").glob("twitter-201[3-6]*.tsv"))
-             for text, _ in semeval(path)]
-    for batch in batches(texts[:DAEMON_WARM_TEXTS]):
-        vader_and_verdict(batch)
-    return dict(load_model().seen)
-
-
-def _restore(memory: Memory) -> None:
-    seen = load_model().seen
-    seen.clear()
-    seen.update(memory)
-
-
-def evaluate(rows: list[tuple[str, str]], scorer: BatchScorer, classes: Sequence[str],
-             memory: Memory) -> tuple[dict[str, float], float]:
+def evaluate(rows: list[tuple[str, str]], scorer: BatchScorer, classes: Sequence[str]) -> tuple[dict[str, float], float]:
     texts = batches([t for t, _ in rows])
     best = float("inf")
     for _ in range(REPEATS):
-        _restore(memory)
         started = time.perf_counter()
         predicted = [label for batch in texts for label in scorer(batch)]
         best = min(best, time.perf_counter() - started)
@@ -195,18 +169,17 @@ def evaluate(rows: list[tuple[str, str]], scorer: BatchScorer, classes: Sequence
     return m, rate
 
 
-def paired_share(rows: list[tuple[str, str]], memory: Memory, rounds: int = 7) -> dict[str, float]:
+def paired_share(rows: list[tuple[str, str]], rounds: int = 7) -> dict[str, float]:
     """The pipeline's items/s (`score_items` in batches of BATCH; also with watched terms to mask,
     and `score_item` one by one) as shares of plain vaderSentiment's, timed in alternation on the
     same texts (a round of each, `rounds` times; the best of each): load on a shared machine moves
-    all alike. The model's memory is a daemon's before each round (`daemon_memory`)."""
+    all alike."""
     texts = batches([t for t, _ in rows])
     runs = {"vader": each(plain_vader), "batched": vader_and_verdict, "with terms": with_watched_terms,
             "one by one": one_by_one}
     best = dict.fromkeys(runs, float("inf"))
     for _ in range(rounds):
         for name, scorer in runs.items():
-            _restore(memory)
             started = time.perf_counter()
             for batch in texts:
                 scorer(batch)
@@ -227,24 +200,23 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     load_model()
     judge("warm up the language identifier: das ist ein deutscher Satz, bitte")
-    memory = daemon_memory(args.data)
     sets = [("SemEval 2017 test (3-class)", semeval_test(args.data), ("negative", "neutral", "positive")),
             ("complaints2019 (complaint vs not)", complaints(args.data), ("negative", "other")),
             ("complaints2019, brand domains only (complaint vs not)", complaints(args.data, brands_only=True),
              ("negative", "other"))]
     for title, rows, classes in sets:
         if args.share:
-            print(f"{title}: {share_line(paired_share(rows, memory))}")
+            print(f"{title}: {share_line(paired_share(rows))}")
             continue
         print(f"\n{title}: {len(rows)} items")
         print("| scorer | accuracy | macro-F1 | neg precision | neg recall | negatives labelled positive | items/s |")
         print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
         rates = {}
         for name, scorer in SCORERS.items():
-            m, rates[name] = evaluate(rows, scorer, classes, memory)
+            m, rates[name] = evaluate(rows, scorer, classes)
             print(f"| {name} | {m['accuracy']:.3f} | {m['macro_f1']:.3f} | {m['neg_precision']:.3f} | "
                   f"{m['neg_recall']:.3f} | {m['neg_as_positive']:.1%} | {rates[name]:,.0f} |")
-        print(f"\nper-item cost, VADER + verdict: {share_line(paired_share(rows, memory))}")
+        print(f"\nper-item cost, VADER + verdict: {share_line(paired_share(rows))}")
     return 0
 
 

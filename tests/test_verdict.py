@@ -345,22 +345,22 @@ def test_the_model_is_loaded_once_per_process():
     assert load_model() is first and load_model.cache_info().misses == 1
 
 
-def test_remembered_weights_are_the_tables_weights(monkeypatch):
+def test_each_names_weights_are_its_buckets_relative_to_neutral():
+    import numpy as np
+
     from listener.verdict import model as verdict_model
 
     m = load_model()
     names = ("refund", "still", "rule:waited", "a-word-never-seen-é", "refund")
+    w = m.sparse.astype(np.float64)
+    rows = [w[verdict.bucket(n)] for n in names]
     weights = verdict_model.weights_of(m, names)
-    assert [w.real for w in weights] == [m.to_negative[verdict.bucket(n)] for n in names]
-    assert [w.imag for w in weights] == [m.to_positive[verdict.bucket(n)] for n in names]
-    a, b = m.to_negative[verdict.bucket("refund")], m.to_positive[verdict.bucket("refund")]
+    assert [x.real for x in weights] == [float(np.float32(r[0] - r[1])) for r in rows]
+    assert [x.imag for x in weights] == [float(np.float32(r[2] - r[1])) for r in rows]
+    assert sum(1 for x in m.relative if x) < len(m.relative) // 2  # most buckets are empty, and share one 0j
+    a, b = weights[0].real, weights[0].imag
     assert [verdict_model.pushes_toward(weights[:1], cls) for cls in (0, 1, 2)] == [
         [1.5 * a - 0.5 * (a + b)], [-0.5 * (a + b)], [1.5 * b - 0.5 * (a + b)]]
-    monkeypatch.setattr(verdict_model, "WEIGHTS_SEEN_MAX", 2)
-    verdict_model.weights_of(m, ("x1", "x2", "x3"))
-    assert len(m.seen) <= 2 + 3  # bounded: it starts again
-    a, b = m.to_negative[verdict.bucket("not-seen-yet")], m.to_positive[verdict.bucket("not-seen-yet")]
-    assert verdict_model.weights_of(m, ("not-seen-yet",)) == [complex(a, b)]  # a name not yet weighed
 
 
 def test_the_weights_are_small_package_data():
