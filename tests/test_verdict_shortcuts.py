@@ -102,6 +102,21 @@ def test_removed_valence_is_the_lexicon_sum_of_the_sorted_difference(original, r
     assert model.removed_valence(original, rewritten) == plain
 
 
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(["good", "bad", "@acme", "xhandle", "love,", "Love", "the", ":)", "help!!"]), max_size=10),
+       st.lists(st.tuples(st.integers(0, 9), st.sampled_from(["xhandle", "xurl", "good", "!!", "the"])), max_size=4))
+def test_removed_valence_of_words_replaced_in_place(words, replacements):
+    replaced = list(words)
+    for i, word in replacements:
+        if i < len(replaced):
+            replaced[i] = word
+    original, rewritten = " ".join(words), " ".join(replaced)
+    before, after = set(original.split()), set(rewritten.split())
+    plain = 0.0 if original == rewritten else (
+        lexicon_sum(" ".join(sorted(before - after))) - lexicon_sum(" ".join(sorted(after - before))))
+    assert model.removed_valence(original, rewritten) == plain
+
+
 def _plain_top_features(names, rows, cls, k=3):
     neg_w, pos_w = rows
     if cls == 0:

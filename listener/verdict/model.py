@@ -17,6 +17,8 @@ import zlib
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
+from itertools import compress
+from operator import ne
 from typing import Literal, NamedTuple
 
 import numpy as np
@@ -120,11 +122,20 @@ def removed_valence(original: str, rewritten: str) -> float:
     distinct word once, less what they put in): what VADER's raw sum should lose.
 
     The same sums, in the same order, as `lexicon_sum` of the sorted words joined by spaces (a
-    word of `str.split` has no space in it), without joining and splitting them again."""
+    word of `str.split` has no space in it), without joining and splitting them again. When the two
+    texts have as many words (nine in ten masked complaints: a handle or a URL became a placeholder),
+    a word missing from the other text is at a place where the two differ: only those are looked up."""
     if original == rewritten:
         return 0.0
-    before, after = set(original.split()), set(rewritten.split())
-    return words_valence(sorted(before - after)) - words_valence(sorted(after - before))
+    before, after = original.split(), rewritten.split()
+    if len(before) == len(after):
+        differs = list(map(ne, before, after))
+        gone = {w for w in compress(before, differs) if w not in after}
+        added = {w for w in compress(after, differs) if w not in before}
+    else:
+        first, last = set(before), set(after)
+        gone, added = first - last, last - first
+    return (words_valence(sorted(gone)) if gone else 0.0) - (words_valence(sorted(added)) if added else 0.0)
 
 
 # --- the model ----------------------------------------------------------------------------
