@@ -160,7 +160,7 @@ class Model:
 
 
 def weights_of(model: Model, names: tuple[str, ...]) -> list[complex]:
-    """Each name's relative weights (`Model.relative`) at its bucket.
+    """Each name's relative weights (`Model.relative`) at its bucket (`bucket`, written out: a call a name costs).
 
     A table of every bucket's, not a memory of the names seen: a running daemon's memory of 20,000
     names missed the CPU's caches on most look-ups (the table shares one 0j among its 217,000 empty
