@@ -116,7 +116,7 @@ def polarity(text: str) -> tuple[float, float, float, float]:
                 sentiments[i] = _valence(words, lower, i, lexicon, cap_diff)
     if "but" in lower:
         sentiments = _but_check(lower, sentiments)
-    return _score(sentiments, text)
+    return _score(sentiments, text, hits)
 
 
 def _valence(words: list[str], lower: list[str], i: int, lexicon: dict[str, float], cap_diff: bool) -> float:
@@ -224,10 +224,12 @@ def _but_check(lower: list[str], sentiments: list[float]) -> list[float]:
     return sentiments
 
 
-def _score(sentiments: list[float], text: str) -> tuple[float, float, float, float]:
+def _score(sentiments: list[float], text: str, hits: list[int]) -> tuple[float, float, float, float]:
+    """score_valence. Only the lexicon words (`hits`, in order) can hold a valence: the `but` rule
+    changes a valence in its place, and a zero stays zero."""
     if not sentiments:
         return 0.0, 0.0, 0.0, 0.0
-    nonzero = [s for s in sentiments if s]  # adding a zero changes no sum: the same floats as VADER's
+    nonzero = [s for i in hits if (s := sentiments[i])]  # adding a zero changes no sum: the same floats as VADER's
     if not nonzero:
         return 0.0, 0.0, 1.0, 0.0
     sum_s = float(sum(nonzero))
