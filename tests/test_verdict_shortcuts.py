@@ -52,6 +52,13 @@ def test_handles_are_found_as_the_plain_lookbehind_finds_them(text):
         m.span() for m in re.finditer(r"(?<![\w@])@\w{1,40}", text)]
 
 
+@settings(max_examples=600, deadline=None)
+@given(st.one_of(TEXT, st.text(alphabet="ab1'#!?:;-()dp ,.\t\u00e9\U0001F600", max_size=40)))
+def test_model_tokens_by_translation_are_the_regex_tokens(text):
+    lower = text.lower()
+    assert model.tokens(lower) == model._TOKEN.findall(lower)
+
+
 @settings(max_examples=400, deadline=None)
 @given(st.one_of(TEXT, st.text(alphabet="ab1'#!?:;-()dp 😀", max_size=40)))
 def test_model_tokens_are_the_optional_hash_regex_tokens(text):

@@ -78,6 +78,21 @@ def vader_scores(text: str) -> VaderNumbers:
 # which the regex engine tests before trying it: "#?[a-z0-9']+" first cost 9 % more on a complaint.
 _TOKEN = re.compile(r"[a-z0-9']+|#[a-z0-9']+|[!?]|[:;]-?[()dp]|[\u2600-\u27bf\U0001F300-\U0001FAFF]")
 _MASK = (1 << HASH_BITS) - 1
+_EMOTICON = re.compile(r"[:;]-?[()dp]")
+_NOT_TOKEN = bytes(c if c in b"abcdefghijklmnopqrstuvwxyz0123456789'!?" else 32 for c in range(256))
+
+
+def tokens(lower: str) -> list[str]:
+    """`_TOKEN.findall(lower)`. An ASCII text with no # and no emoticon has only words, ! and ?:
+    each ! and ? spaced apart, every other byte that is no word character made a space, split, in
+    two thirds of the time (three in four complaints)."""
+    if "#" in lower or not lower.isascii() or ((":" in lower or ";" in lower) and _EMOTICON.search(lower)):
+        return _TOKEN.findall(lower)
+    if "!" in lower:
+        lower = lower.replace("!", " ! ")
+    if "?" in lower:
+        lower = lower.replace("?", " ? ")
+    return lower.encode().translate(_NOT_TOKEN).decode().split()
 
 
 class Features(NamedTuple):
@@ -109,8 +124,7 @@ def features(masked_text: str, original: str, vader: VaderNumbers) -> Features:
     ruled = apply_rules(masked_text)
     compound, pos, neg, sentences = vader
     rule_compound = shift_compound(compound, ruled.cue_weight - removed_valence(original, ruled.text), sentences)
-    tokens = _TOKEN.findall(ruled.lower)  # what the rules left: politeness and sarcastic praise are gone
-    names = [*dict.fromkeys(tokens)]
+    names = [*dict.fromkeys(tokens(ruled.lower))]  # what the rules left: politeness and sarcastic praise are gone
     if ruled.fired:
         names += map(RULE_TAGS.__getitem__, ruled.fired)
     dense = (rule_compound, pos, neg, max(ruled.cue_weight, -5.0) / 5.0, float(ruled.request))
