@@ -86,11 +86,12 @@ def polarity(text: str) -> tuple[float, float, float, float]:
     if text.isascii():
         # VADER's words lower-cased: in ASCII, lower-casing changes no length and no punctuation, so
         # stripping the lower-case text's words is the same. `words` is kept only for `isupper`,
-        # which no punctuation changes: the words as split do.
+        # which no punctuation changes: the words as split do. A word of letters has no punctuation
+        # to strip (most words: `isalpha` is cheaper than `strip`).
         words = text.split()
-        lower = [s if len(s := t.strip(_PUNCTUATION)) > 2 else t for t in text.lower().split()]
+        lower = [t if t.isalpha() else s if len(s := t.strip(_PUNCTUATION)) > 2 else t for t in text.lower().split()]
     else:
-        words = [s if len(s := t.strip(_PUNCTUATION)) > 2 else t for t in text.split()]
+        words = [t if t.isalpha() else s if len(s := t.strip(_PUNCTUATION)) > 2 else t for t in text.split()]
         lower = [w.lower() for w in words]
     n = len(words)
     hits = [i for i, low in enumerate(lower) if low in lexicon]
@@ -266,4 +267,7 @@ def lexicon_sum(text: str) -> float:
 def words_valence(words: Iterable[str]) -> float:
     """`lexicon_sum` of words already split (each as `str.split` gives it), in their order."""
     lexicon = analyzer().lexicon
-    return sum(lexicon.get((s if len(s := t.strip(_PUNCTUATION)) > 2 else t).lower(), 0.0) for t in words)
+    total = 0  # as `sum` starts
+    for t in words:
+        total += lexicon.get((s if len(s := t.strip(_PUNCTUATION)) > 2 else t).lower(), 0.0)
+    return total
