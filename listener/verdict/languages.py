@@ -67,7 +67,7 @@ def _identifier() -> Any:
 
 def plainly_english(words: list[str]) -> bool:
     """Enough common English words among the ordinary ones, and no common word of another language."""
-    ordinary = [w.lower() for w in words if w.isupper() or not w[0].isupper()]
+    ordinary = [w.lower() for w in words if not w[0].isupper() or w.isupper()]
     if not _FOREIGN.isdisjoint(ordinary):
         return False
     hits = sum(map(_ENGLISH.__contains__, ordinary))
