@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from listener import sentiment
 from listener.vader import lexicon_sum
-from listener.verdict import languages, masking, model, rules
+from listener.verdict import languages, masking, model, regexes, rules
 
 AWKWARD = [
     "", " ", "@", "a@b", "x@y.com", "@united hi", "mail me: j.doe+x@mail.example.org!", "_@x.y", "é@x.y", "٣@x.y",
@@ -166,16 +166,41 @@ def test_the_buckets_are_the_hashes_of_the_names():
 
 
 def test_a_cue_searched_in_parts_is_its_alternatives_in_order():
-    assert rules.top_level_alternatives(r"a|(b|c)|[|]|\||[]|]x|[^]|]") == ["a", "(b|c)", "[|]", r"\|", "[]|]x", "[^]|]"]
+    assert regexes.top_level_alternatives(r"a|(b|c)|[|]|\||[]|]x|[^]|]") == ["a", "(b|c)", "[|]", r"\|", "[]|]x", "[^]|]"]
     for rule in rules.RULES:
-        assert "|".join(rules.top_level_alternatives(rule.pattern.pattern)) == rule.pattern.pattern
+        assert "|".join(regexes.top_level_alternatives(rule.pattern.pattern)) == rule.pattern.pattern
     in_order = [*dict.fromkeys(part.rule for part in rules._CUE_PARTS.values())]
     assert in_order == [rule.name for rule in rules.RULES if rules._is_cue(rule)]  # ties go to the first, as in RULES
     split = {part.rule for key, part in rules._CUE_PARTS.items() if "." in key}
     assert {"not_working", "no_response", "never_received"} <= split
     for name in split:
         parts = [part.pattern.pattern for part in rules._CUE_PARTS.values() if part.rule == name]
-        assert len(parts) > 1 and "|".join(parts) == rules._BY_NAME[name].pattern.pattern
+        assert len(parts) > 1 and "|".join(parts) == regexes.scan_friendly(rules._BY_NAME[name].pattern.pattern)
+
+
+# Every pattern the rule layer searches, as written: the scan-friendly regexes must match as these do.
+SEARCHED = [*(rules._BY_NAME[p.rule].pattern.pattern for p in rules._CUE_PARTS.values()),
+            *(rule.pattern.pattern for rule, _ in rules._CONTEXT_RULES), rules.REQUEST_SOURCE]
+SEARCHED_WORDS = sorted({w for p in SEARCHED for w in re.findall(r"[a-z']+", p)} | {"x", "1", "3", "é"})
+SEARCH_TEXT = st.lists(st.one_of(st.sampled_from(SEARCHED_WORDS), st.sampled_from([" ", "  ", "-", "#", "_", "?", "x"])),
+                       max_size=14).map("".join)
+
+
+@settings(max_examples=1500, deadline=None)
+@given(SEARCH_TEXT, st.integers(0, 3), st.data())
+def test_scan_friendly_regexes_match_as_the_patterns_written(text, pos, data):
+    pattern = data.draw(st.sampled_from(SEARCHED))
+    plain, friendly = re.compile(pattern), re.compile(regexes.scan_friendly(pattern))
+    assert [m.span() for m in plain.finditer(text)] == [m.span() for m in friendly.finditer(text)]
+    found, again = plain.search(text, pos), friendly.search(text, pos)
+    assert (found and found.span()) == (again and again.span())
+
+
+def test_scan_friendly_moves_a_leading_boundary_behind_the_word():
+    assert regexes.scan_friendly(r"\bstill\b|#x") == r"still(?<!\wstill)\b|#x"
+    assert regexes.scan_friendly(r"\b(?:lost|broken?)\b") == r"lost(?<!\wlost)\b|broke(?<!\wbroke)n?\b"
+    for kept in (r"\b(?:a|b)?c", r"\b\d+", r"(?<!x)\bword", r"\b(?:a|\d)"):
+        assert regexes.scan_friendly(kept) == kept
 
 
 def test_trigger_rows_that_miscount_a_cues_alternatives_are_refused(monkeypatch):

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from listener.verdict.masking import HANDLE
+from listener.verdict.regexes import scan_friendly, top_level_alternatives
 
 VADER_ALPHA = 15.0  # VADER's normalisation constant
 
@@ -62,11 +63,12 @@ def _rx(pattern: str) -> re.Pattern[str]:
     return re.compile(pattern, re.IGNORECASE)
 
 
-REQUEST = re.compile(  # read on lower-case text
+REQUEST_SOURCE = (  # read on lower-case text
     r"\?|\b(?:please|pls|plz|kindly|can\s+(?:you|u|someone|i)|could\s+(?:you|u|someone)|would\s+you|"
     r"help\s+(?:me|us)|i\s+need|we\s+need|need\s+help|dm\b|let\s+me\s+know|any\s+(?:update|news|help)|"
-    r"(?:i|we)(?:\s+would|'d)\s+like|how\s+(?:do|can)\s+i|fix)\b"
+    r"i(?:\s+would|'d)\s+like|we(?:\s+would|'d)\s+like|how\s+(?:do|can)\s+i|fix)\b"
 )
+REQUEST = re.compile(scan_friendly(REQUEST_SOURCE))
 
 # A request that asks for help or a fix is service language wherever it is written ("can you help
 # me", "please fix", "any help?", "help!"). Another request ("please spread the word", "does that
@@ -177,7 +179,8 @@ def _is_cue(rule: Rule) -> bool:
     return rule.weight < 0 and rule.needs is None
 
 
-_CONTEXT_RULES = tuple((rule, re.compile(rule.pattern.pattern)) for rule in RULES if not _is_cue(rule))  # as cues: lower case
+# as cues: lower case, each alternative starting with a literal where it can (`scan_friendly`)
+_CONTEXT_RULES = tuple((rule, re.compile(scan_friendly(rule.pattern.pattern))) for rule in RULES if not _is_cue(rule))
 _BY_NAME = {rule.name: rule for rule in RULES}
 RULE_TAGS = {rule.name: f"rule:{rule.name}" for rule in RULES}  # as features and in `why`
 _RULE_ORDER = {rule.name: i for i, rule in enumerate(RULES)}  # `why` lists fired rules in RULES order
@@ -242,30 +245,6 @@ _CUE_TRIGGER_ROWS: tuple[tuple[str, tuple[str, ...], str] | tuple[str, tuple[str
 )
 
 
-def top_level_alternatives(pattern: str) -> list[str]:
-    """The pattern's alternatives at the top level (outside groups and classes): `"|".join` of them is the pattern."""
-    parts, depth, in_class, start, i = [], 0, False, 0, 0
-    while i < len(pattern):
-        c = pattern[i]
-        if c == "\\":
-            i += 1
-        elif in_class:
-            in_class = c != "]"
-        elif c == "[":
-            in_class = True
-            i += 1 if pattern[i + 1:i + 2] == "^" else 0
-            i += 1 if pattern[i + 1:i + 2] == "]" else 0  # a "]" first in a class is a character
-        elif c == "(":
-            depth += 1
-        elif c == ")":
-            depth -= 1
-        elif c == "|" and depth == 0:
-            parts.append(pattern[start:i])
-            start = i + 1
-        i += 1
-    return [*parts, pattern[start:]]
-
-
 class CuePart(NamedTuple):
     """A run of a cue's alternatives, searched on lower-case text when its triggers are met."""
 
@@ -288,7 +267,8 @@ def _cue_parts() -> dict[str, CuePart]:
             if not start < end <= len(alternatives):  # an empty part would compile to a regex matching anywhere
                 raise ValueError(f"trigger row {k} of cue {name!r} covers alternatives {start}..{end} of {len(alternatives)}")
             parts[name if len(runs) == 1 else f"{name}.{k}"] = CuePart(
-                name, re.compile("|".join(alternatives[start:end])), tuple(map(_clause, clauses)), tuple(stems.split()))
+                name, re.compile(scan_friendly("|".join(alternatives[start:end]))), tuple(map(_clause, clauses)),
+                tuple(stems.split()))
             start = end
         if start != len(alternatives):
             raise ValueError(f"trigger rows of cue {name!r} cover {start} of its {len(alternatives)} alternatives")
