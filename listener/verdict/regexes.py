@@ -42,29 +42,30 @@ _QUANTIFIERS = ("?", "*", "+", "{")
 
 def scan_friendly(pattern: str) -> str:
     """A regex of the same matches, searched from any position, whose top-level alternatives start
-    with a literal word where the pattern's start with `\\b` and one: `\\bstill` becomes
-    `still(?<!\\wstill)` (the word, then no word character before it), and `\\b(?:a|b)c` becomes
-    `a(?<!\\wa)c|b(?<!\\wb)c` (the same alternatives in the same order). Alternatives of other shapes
-    are kept as they are (then the engine still tries every position)."""
-    return "|".join(map(_friendly, top_level_alternatives(pattern)))
+    with a literal where the pattern's start with `\\b` and one: `\\bstill` becomes `still(?<!\\wstill)`
+    (the word, then no word character before it), `\\b'd` becomes `'(?<=\\w')d`, and `\\b(?:a|b)c`
+    becomes `a(?<!\\wa)c|b(?<!\\wb)c` (the same alternatives in the same order, groups at the start
+    opened in turn). Alternatives of other shapes are kept as they are (then the engine still tries
+    every position)."""
+    return "|".join(_friendly(a) for a in top_level_alternatives(pattern))
 
 
 def _friendly(alternative: str) -> str:
-    if alternative.startswith(r"\b(?:"):
-        close = _closing(alternative, 2)
-        if close is not None and alternative[close + 1:close + 2] not in _QUANTIFIERS:
-            inner = [_behind_word(a) for a in top_level_alternatives(alternative[5:close])]
-            if all(inner):
-                return "|".join(a + alternative[close + 1:] for a in inner if a)
-        return alternative
-    if alternative.startswith(r"\b"):
-        return _behind_word(alternative[2:]) or alternative
-    return alternative
+    return (_behind(alternative[2:]) if alternative.startswith(r"\b") else None) or alternative
 
 
-def _behind_word(alternative: str) -> str | None:
-    """`\\b` + alternative with the boundary checked behind its leading literal word, or None
-    when it starts with none (a quantifier after the word's last letter applies to that letter)."""
+def _behind(alternative: str) -> str | None:
+    """`\\b` + alternative with the boundary checked behind its leading literal, or None when it
+    starts with none (a quantifier after the literal's last character applies to that character)."""
+    if alternative.startswith("(?:"):
+        close = _closing(alternative, 0)
+        if close is None or alternative[close + 1:close + 2] in _QUANTIFIERS:
+            return None
+        rest = alternative[close + 1:]
+        opened = [_behind(a + rest) for a in top_level_alternatives(alternative[3:close])]
+        return "|".join(a for a in opened if a) if all(opened) else None
+    if alternative.startswith("'") and alternative[1:2] not in _QUANTIFIERS:
+        return f"'(?<=\\w'){alternative[1:]}"  # an apostrophe is no word character: a word comes before it
     m = _LEADING_WORD.match(alternative)
     if m is None:
         return None
