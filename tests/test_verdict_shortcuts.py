@@ -199,7 +199,9 @@ def test_scan_friendly_regexes_match_as_the_patterns_written(text, pos, data):
 def test_scan_friendly_moves_a_leading_boundary_behind_the_word():
     assert regexes.scan_friendly(r"\bstill\b|#x") == r"still(?<!\wstill)\b|#x"
     assert regexes.scan_friendly(r"\b(?:lost|broken?)\b") == r"lost(?<!\wlost)\b|broke(?<!\wbroke)n?\b"
-    for kept in (r"\b(?:a|b)?c", r"\b\d+", r"(?<!x)\bword", r"\b(?:a|\d)"):
+    assert regexes.scan_friendly(r"(?<!x\s)\bword|(?:\bnot|n't)\s") == r"word(?<!\wword)(?<!x\sword)|not(?<!\wnot)\s|n't\s"
+    assert regexes.scan_friendly(r"\b(?:would|'d)\s+like") == r"would(?<!\wwould)\s+like|'(?<=\w')d\s+like"
+    for kept in (r"\b(?:a|b)?c", r"\b\d+", r"\b(?:a|\d)", r"\?|x"):
         assert regexes.scan_friendly(kept) == kept
 
 

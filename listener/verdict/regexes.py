@@ -42,37 +42,50 @@ _QUANTIFIERS = ("?", "*", "+", "{")
 
 def scan_friendly(pattern: str) -> str:
     """A regex of the same matches, searched from any position, whose top-level alternatives start
-    with a literal where the pattern's start with `\\b` and one: `\\bstill` becomes `still(?<!\\wstill)`
-    (the word, then no word character before it), `\\b'd` becomes `'(?<=\\w')d`, and `\\b(?:a|b)c`
-    becomes `a(?<!\\wa)c|b(?<!\\wb)c` (the same alternatives in the same order, groups at the start
-    opened in turn). Alternatives of other shapes are kept as they are (then the engine still tries
-    every position)."""
-    return "|".join(_friendly(a) for a in top_level_alternatives(pattern))
+    with a literal where they can: `\\bstill` becomes `still(?<!\\wstill)` (the word, then no word
+    character before it), `\\b'd` becomes `'(?<=\\w')d`, `(?<!x\\s)\\bword` becomes
+    `word(?<!\\wword)(?<!x\\sword)`, and `\\b(?:a|b)c` becomes `a(?<!\\wa)c|b(?<!\\wb)c` (the same
+    alternatives in the same order, groups at the start opened in turn). An alternative that cannot
+    be made to start with a literal is kept as it is (then the engine still tries every position)."""
+    return "|".join(_open(a, False) or a for a in top_level_alternatives(pattern))
 
 
-def _friendly(alternative: str) -> str:
-    return (_behind(alternative[2:]) if alternative.startswith(r"\b") else None) or alternative
-
-
-def _behind(alternative: str) -> str | None:
-    """`\\b` + alternative with the boundary checked behind its leading literal, or None when it
-    starts with none (a quantifier after the literal's last character applies to that character)."""
+def _open(alternative: str, boundary: bool) -> str | None:
+    """`alternative` (after a `\\b` when `boundary`) as alternatives that each start with a literal, or None."""
+    if alternative.startswith(r"\b"):
+        return _open(alternative[2:], True)
     if alternative.startswith("(?:"):
         close = _closing(alternative, 0)
         if close is None or alternative[close + 1:close + 2] in _QUANTIFIERS:
             return None
         rest = alternative[close + 1:]
-        opened = [_behind(a + rest) for a in top_level_alternatives(alternative[3:close])]
+        opened = [_open(a + rest, boundary) for a in top_level_alternatives(alternative[3:close])]
         return "|".join(a for a in opened if a) if all(opened) else None
-    if alternative.startswith("'") and alternative[1:2] not in _QUANTIFIERS:
+    behind: list[str] = []  # what may not come just before: (?<!x) at the start
+    while alternative.startswith("(?<!"):
+        close = _closing(alternative, 0)
+        if close is None:
+            return None
+        behind.append(alternative[4:close])
+        alternative = alternative[close + 1:]
+    if alternative.startswith(r"\b"):
+        boundary, alternative = True, alternative[2:]
+    if not (boundary or behind) and alternative[:1] in _LITERALS:
+        return alternative
+    if alternative.startswith("'") and not behind and alternative[1:2] not in _QUANTIFIERS:
         return f"'(?<=\\w'){alternative[1:]}"  # an apostrophe is no word character: a word comes before it
     m = _LEADING_WORD.match(alternative)
     if m is None:
         return None
     word, rest = m.group(), alternative[m.end():]
-    if rest[:1] in _QUANTIFIERS:
+    if rest[:1] in _QUANTIFIERS:  # it applies to the word's last character
         word, rest = word[:-1], word[-1] + rest
-    return f"{word}(?<!\\w{word}){rest}" if word else None
+    if not word:
+        return None
+    return word + (f"(?<!\\w{word})" if boundary else "") + "".join(f"(?<!{b}{word})" for b in behind) + rest
+
+
+_LITERALS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789'#@:;,!%&~<>=/\"")
 
 
 def _closing(pattern: str, opening: int) -> int | None:
