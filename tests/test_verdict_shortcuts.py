@@ -180,7 +180,7 @@ def test_a_cue_searched_in_parts_is_its_alternatives_in_order():
 
 # Every pattern the rule layer searches, as written: the scan-friendly regexes must match as these do.
 SEARCHED = [*(rules._BY_NAME[p.rule].pattern.pattern for p in rules._CUE_PARTS.values()),
-            *(rule.pattern.pattern for rule, _ in rules._CONTEXT_RULES), rules.REQUEST_SOURCE]
+            *(rule.pattern.pattern for rule, _ in rules._CONTEXT_RULES), rules.REQUEST_SOURCE, rules.NEGATED_SOURCE]
 SEARCHED_WORDS = sorted({w for p in SEARCHED for w in re.findall(r"[a-z']+", p)} | {"x", "1", "3", "é"})
 SEARCH_TEXT = st.lists(st.one_of(st.sampled_from(SEARCHED_WORDS), st.sampled_from([" ", "  ", "-", "#", "_", "?", "x"])),
                        max_size=14).map("".join)
@@ -193,6 +193,9 @@ def test_scan_friendly_regexes_match_as_the_patterns_written(text, pos, data):
     plain, friendly = re.compile(pattern), re.compile(regexes.scan_friendly(pattern))
     assert [m.span() for m in plain.finditer(text)] == [m.span() for m in friendly.finditer(text)]
     found, again = plain.search(text, pos), friendly.search(text, pos)
+    assert (found and found.span()) == (again and again.span())
+    end = len(text) - pos  # as `unless` is searched: in a window that ends before the cue
+    found, again = plain.search(text, pos // 2, end), friendly.search(text, pos // 2, end)
     assert (found and found.span()) == (again and again.span())
 
 

@@ -35,7 +35,8 @@ _N = r"(?:\d+|(?:a|an|one|two|three|four|five|six|seven|eight|nine|ten|twelve|fe
 _UNIT = r"(?:hours?|hrs?|days?|weeks?|wks?|months?|mins?|minutes?)"
 # What cancels a cue when it ends the text just before it (the 40 characters before, lower case):
 # a negation two words back at most ("not cancelled", "no delay", "without any issues") ...
-NEGATED = re.compile(rf"\b{_NEG}\b(?:\s+\w+){{0,2}}\s*$|n't(?:\s+\w+){{0,2}}\s*$")
+NEGATED_SOURCE = rf"\b{_NEG}\b(?:\s+\w+){{0,2}}\s*$|n't(?:\s+\w+){{0,2}}\s*$"
+NEGATED = re.compile(scan_friendly(NEGATED_SOURCE))
 # ... and, before a duration, a rate or a quick time: "$200 a day", "every 15 minutes", "fixed in
 # 45 minutes", "within 24 hours" say how often or how fast, not how long someone has waited.
 RATE_OR_QUICK = re.compile(r"(?:\b(?:every|per|times|twice|once|in|within)|\d)\s*$")
