@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 from listener.models import Sentiment
 from listener.text import is_boilerplate_title
-from listener.vader import analyzer, describe_emoji, polarity
+from listener.vader import analyzer, describe_emoji, polarity, polarity_described
 
 MAX_CHARS = 10_000  # score at most this much of a text (about 1,700 words) ...
 MAX_SENTENCES = 50  # ... and at most this many of its sentences
@@ -39,8 +39,9 @@ def score(text: str) -> Sentiment:
     True
     """
     text = _cap(text)
-    if _plainly_short(text):
-        return Sentiment(*polarity(text))
+    described = text if text.isascii() else describe_emoji(text)  # as VADER reads it: once, for both
+    if _plainly_short(text, described):
+        return Sentiment(*polarity_described(described))
     return _score(text, polarity)
 
 
@@ -57,21 +58,23 @@ def reference_score(text: str) -> Sentiment:
 _TERMINATOR_CHARS = ".!?\u2026\u203d"
 
 
-def _plainly_short(text: str) -> bool:
+def _plainly_short(text: str, described: str | None = None) -> bool:
     """Short by a cheap look: tweet-length, fewer than SHORT_MAX_SENTENCES terminator runs that may
     end a sentence (`_MAY_END`: so at most that many sentences), one paragraph, and few enough words
-    to be scored whole."""
+    to be scored whole. `described`: the text with its emoji described, when the caller has it."""
+    ascii_text = text.isascii()
     if len(text) > SHORT_MAX_CHARS or (
-        sum(map(text.count, _TERMINATOR_CHARS)) >= SHORT_MAX_SENTENCES  # fewer terminators: fewer runs
+        sum(map(text.count, ".!?" if ascii_text else _TERMINATOR_CHARS)) >= SHORT_MAX_SENTENCES  # fewer: fewer runs
         and len(_MAY_END.findall(text)) >= SHORT_MAX_SENTENCES
     ):
         return False
     if "\n" in text and _PARAGRAPH.search(text):
         return False
-    if text.isascii() and len(text) < 2 * MAX_SENTENCE_WORDS + 1:  # too short to hold more words than that
+    if ascii_text and len(text) < 2 * MAX_SENTENCE_WORDS + 1:  # too short to hold more words than that
         return not text.isspace() and bool(text)
-    words = len((text if text.isascii() else describe_emoji(text)).split())
-    return 0 < words <= MAX_SENTENCE_WORDS
+    if described is None:
+        described = text if ascii_text else describe_emoji(text)
+    return 0 < len(described.split()) <= MAX_SENTENCE_WORDS
 
 
 def _score(text: str, vader: Polarity) -> Sentiment:

@@ -79,9 +79,12 @@ def polarity(text: str) -> tuple[float, float, float, float]:
     >>> polarity("The app is NOT working, again!!")
     (-0.4753, 0.0, 0.667, 0.333)
     """
+    return polarity_described(text if text.isascii() else describe_emoji(text))
+
+
+def polarity_described(text: str) -> tuple[float, float, float, float]:
+    """`polarity` of a text whose emoji are already described (`describe_emoji`; an ASCII text has none)."""
     lexicon = analyzer().lexicon
-    if not text.isascii():
-        text = describe_emoji(text)
     text = text.strip()
     if text.isascii():
         # VADER's words lower-cased: in ASCII, lower-casing changes no length and no punctuation, so
