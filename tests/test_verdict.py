@@ -428,7 +428,7 @@ def test_fast_polarity_and_the_cue_shortcut_agree_on_every_development_text():
         assert rules.cue_hits(masked) == all_cues(masked), masked
         lower = rules.lowered(masked)
         if rules.REQUEST.search(lower) and "?" not in lower:
-            assert rules._may_request(frozenset(rules.letter_words(lower))), masked
+            assert rules._may_request(rules.letter_words(lower)), masked
 
 
 # --- score_item, the examples, the language shortcut --------------------------------------

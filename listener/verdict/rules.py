@@ -336,16 +336,16 @@ for _text in (
 _REQUEST_WORDS = frozenset(_REQUEST_BY_WORD)
 
 
-def _may_request(words: frozenset[str]) -> bool:
+def _may_request(words: list[str]) -> bool:
     """Whether the words meet one of REQUEST's clauses: only then can it match (a question aside)."""
     return any(all(not need.isdisjoint(words) for need in also)
-               for w in words & _REQUEST_WORDS for also in _REQUEST_BY_WORD[w])
+               for w in _REQUEST_WORDS.intersection(words) for also in _REQUEST_BY_WORD[w])
 
 
-def _triggered(lower: str, words: frozenset[str]) -> tuple[str, ...]:
+def _triggered(lower: str, words: list[str]) -> tuple[str, ...]:
     """The cue parts whose trigger clauses the text's words meet or whose stems it has, in RULES order."""
     keys: set[str] = set()
-    for w in words & _CUE_WORDS:
+    for w in _CUE_WORDS.intersection(words):
         for key, also in _CUE_BY_WORD[w]:
             if not also or all(not need.isdisjoint(words) for need in also):
                 keys.add(key)
@@ -364,10 +364,10 @@ def lowered(text: str) -> str:
 def cue_hits(text: str) -> dict[str, int]:
     """How many times each cue fires, leaving out a match its `unless` cancels ("not cancelled")."""
     lower = lowered(text)
-    return _cue_hits(lower, frozenset(letter_words(lower)))
+    return _cue_hits(lower, letter_words(lower))
 
 
-def _cue_hits(lower: str, words: frozenset[str]) -> dict[str, int]:
+def _cue_hits(lower: str, words: list[str]) -> dict[str, int]:
     hits: dict[str, int] = {}
     keys = _triggered(lower, words)
     if not keys:
@@ -390,7 +390,7 @@ def apply_rules(text: str) -> Ruled:
     cue_weight = 0.0
     fired: set[str] = set()
     lower = lowered(text)
-    words = frozenset(letter_words(lower))
+    words = letter_words(lower)  # a list: each look-up below takes the few words it needs from it
     for name, hits in _cue_hits(lower, words).items():
         rule = _BY_NAME[name]
         cue_weight += rule.weight * min(hits, 2)
