@@ -28,7 +28,7 @@ from typing import Protocol, TypeVar
 
 from listener.models import Label, Scorer, Verdict
 from listener.verdict.languages import _identifier, language
-from listener.verdict.masking import Masked, mask
+from listener.verdict.masking import Masked, mask_with, maskers
 from listener.verdict.model import (
     CLASSES,
     DENSE,
@@ -97,7 +97,8 @@ def _judge_all(
     """The verdicts on texts, stage by stage: each stage runs over every text before the next starts,
     so its code and tables stay in the CPU's caches (a batch of 20 is about a tenth faster than item
     by item). `numbers`: VADER's numbers of each text the caller has (None: computed here)."""
-    masks = [mask(t, targets, staff) for t in texts]
+    found = maskers(tuple(targets), tuple(staff))
+    masks = [mask_with(t, found) for t in texts]
     languages = [language(m.text) for m in masks]
     if scorer == "vader":
         return [_vader_verdict(t, lang[0], thresholds, n[0] if n else compound)

@@ -86,12 +86,31 @@ def _mask_patterns(targets: tuple[str, ...], staff: tuple[str, ...]) -> tuple[Na
     return _names_pattern(tuple(t for t in targets if not t.lstrip().startswith("@"))), _names_pattern(staff)
 
 
+class Maskers(NamedTuple):
+    """What masking looks for, for one config: the watched terms' and the staff names' regexes and
+    the stems of the brand's handles (`maskers` builds it once per config, not once per text)."""
+
+    targets: Names | None
+    staff: Names | None
+    handle_stems: tuple[str, ...]
+
+
+@lru_cache(maxsize=64)
+def maskers(targets: tuple[str, ...], staff: tuple[str, ...]) -> Maskers:
+    return Maskers(*_mask_patterns(targets, staff), _handle_stems(targets))
+
+
 def mask(text: str, targets: Sequence[str] = (), staff: Sequence[str] = ()) -> Masked:
     """Replace URLs, e-mail addresses, @handles, watched terms and staff names with placeholders.
 
     >>> mask("@united lost my bag, see https://x.example/a or mail care@united.com").text
     'xhandle lost my bag, see xurl or mail xemail'
     """
+    return mask_with(text, maskers(tuple(targets), tuple(staff)))
+
+
+def mask_with(text: str, found: Maskers) -> Masked:
+    """`mask` with what to look for already built (a batch of texts masks with one `maskers`)."""
     kinds: list[str] = []
     n = 0
     if "://" in text or "www." in text.lower():
@@ -102,17 +121,16 @@ def mask(text: str, targets: Sequence[str] = (), staff: Sequence[str] = ()) -> M
         text, n = _EMAIL.subn(EMAIL, text)
         if n:
             kinds.append("email")
-    target_names, staff_names = _mask_patterns(tuple(targets), tuple(staff))
-    if target_names is not None:
-        text, n = _sub_names(text, target_names, TARGET)
+    if found.targets is not None:
+        text, n = _sub_names(text, found.targets, TARGET)
         if n:
             kinds.append("target")
-    if staff_names is not None:
-        text, n = _sub_names(text, staff_names, STAFF)
+    if found.staff is not None:
+        text, n = _sub_names(text, found.staff, STAFF)
         if n:
             kinds.append("staff")
     if "@" in text:
-        text, n, addressed = _mask_handles(text, _handle_stems(tuple(targets)))
+        text, n, addressed = _mask_handles(text, found.handle_stems)
         if n:
             kinds.append("handle")
         if addressed and "target" not in kinds:
