@@ -241,7 +241,7 @@ _CUE_TRIGGER_ROWS: tuple[tuple[str, tuple[str, ...], str] | tuple[str, tuple[str
     ("why", ("what & the is happened",), "", 1),
     ("why", ("how & come long many hard",), "", 1),
     ("why", ("seriously ridiculous",), ""),
-    ("fail_tag", ("worst disappointed badservice",), "fail customerservice #never #wouldnot #donot"),
+    ("fail_tag", ("worst disappointed badservice",), "fail #customerservice #never #wouldnot #donot"),
     ("stuck", ("stuck waiting wait waited queue keep keeps every",), ""),
 )
 
@@ -293,7 +293,8 @@ for _key, _part in _CUE_PARTS.items():
         for _w in _first:
             _CUE_BY_WORD.setdefault(_w, []).append((_key, tuple(_rest)))
 _CUE_WORDS = frozenset(_CUE_BY_WORD)  # a set: intersecting with a dict would walk the whole dict
-_CUE_STEMS = tuple((stem, key) for key, part in _CUE_PARTS.items() for stem in part.stems)
+_CUE_STEMS = tuple((stem, key) for key, part in _CUE_PARTS.items() for stem in part.stems if stem[0] != "#")
+_TAG_STEMS = tuple((stem, key) for key, part in _CUE_PARTS.items() for stem in part.stems if stem[0] == "#")  # "#" first
 _CUE_ORDER = {key: i for i, key in enumerate(_CUE_PARTS)}
 
 
@@ -349,7 +350,7 @@ def _triggered(lower: str, words: list[str]) -> tuple[str, ...]:
         for key, also in _CUE_BY_WORD[w]:
             if not also or all(not need.isdisjoint(words) for need in also):
                 keys.add(key)
-    for stem, key in _CUE_STEMS:
+    for stem, key in _CUE_STEMS + _TAG_STEMS if "#" in lower else _CUE_STEMS:
         if stem in lower:
             keys.add(key)
     return tuple(sorted(keys, key=_CUE_ORDER.__getitem__))
