@@ -144,8 +144,7 @@ WEIGHT = st.sampled_from([0.0, 0.1, 0.2, -0.3, 0.35, 1.0, -1.0, 0.5])  # few val
 def test_top_features_are_the_plain_sorted_ones(weights, cls):
     names = tuple(f"rule:r{i}" if is_rule else f"w{i}" for i, (_, _, is_rule) in enumerate(weights))
     rows = ([a for a, _, _ in weights], [b for _, b, _ in weights])
-    pushes = [(1.5 * a - 0.5 * (a + b), -0.5 * (a + b), 1.5 * b - 0.5 * (a + b))[cls] for a, b, _ in weights]
-    assert model.top_features(names, pushes) == _plain_top_features(names, rows, cls)
+    assert model.top_features(names, [complex(a, b) for a, b, _ in weights], cls) == _plain_top_features(names, rows, cls)
 
 
 @settings(max_examples=400, deadline=None)

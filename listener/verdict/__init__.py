@@ -40,7 +40,6 @@ from listener.verdict.model import (
     features,
     load_model,
     probabilities,
-    pushes_toward,
     removed_valence,
     top_features,
     vader_scores,
@@ -141,7 +140,7 @@ def _decide(
     )
     why += map(RULE_TAGS.__getitem__, f.ruled.fired)
     why.append(f"vader_after_rules:{f.rule_compound:+.2f}")
-    why += top_features(f.names, pushes_toward(weights, cls))
+    why += top_features(f.names, weights, cls)
     return Verdict(sentiment, complaint, round(p[cls], 3), code, tuple(why))
 
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
 from itertools import compress
-from operator import ne
+from operator import itemgetter, ne
 from typing import Literal, NamedTuple
 
 import numpy as np
@@ -183,16 +183,6 @@ def weights_of(model: Model, names: tuple[str, ...]) -> list[complex]:
     return [table[_crc32(n.encode()) & _MASK] for n in names]
 
 
-def pushes_toward(weights: list[complex], cls: int) -> list[float]:
-    """How hard each name pushed toward class `cls`, from its weights (`weights_of`): its logit
-    against the mean of the three (neutral's is 0)."""
-    if cls == 0:
-        return [1.5 * (a := w.real) - 0.5 * (a + w.imag) for w in weights]
-    if cls == 2:
-        return [1.5 * (c := w.imag) - 0.5 * (w.real + c) for w in weights]
-    return [-0.5 * (w.real + w.imag) for w in weights]
-
-
 @lru_cache(maxsize=None)
 def load_model() -> Model:
     """The shipped weights, read once per process (a few ms; parse workers reuse them)."""
@@ -226,13 +216,22 @@ def probabilities(model: Model, f: Features, weights: list[complex] | None = Non
     return e0 / total, e1 / total, e2 / total
 
 
-def top_features(names: tuple[str, ...], pushes: list[float], k: int = 3) -> list[str]:
-    """The word features that pushed hardest toward the chosen class (`pushes_toward`), above 0.1.
+def top_features(names: tuple[str, ...], weights: list[complex], cls: int, k: int = 3) -> list[str]:
+    """The word features that pushed hardest toward the chosen class `cls`, above 0.1. A name's push
+    is its logit against the mean of the three (neutral's is 0), from its weights (`weights_of`).
 
     The names above 0.1 (about four of a complaint's fifteen) in a stable sort by push, largest
     first, keep ties in feature order; the top k are taken, and the rules among them left out
     (`why` lists them already)."""
-    above = [i for i, push in enumerate(pushes) if push > 0.1]
+    if cls == 0:
+        above = [(push, i) for i, w in enumerate(weights) if (push := 1.5 * (a := w.real) - 0.5 * (a + w.imag)) > 0.1]
+    elif cls == 2:
+        above = [(push, i) for i, w in enumerate(weights) if (push := 1.5 * (c := w.imag) - 0.5 * (w.real + c)) > 0.1]
+    else:
+        above = [(push, i) for i, w in enumerate(weights) if (push := -0.5 * (w.real + w.imag)) > 0.1]
     if len(above) > 1:
-        above.sort(key=pushes.__getitem__, reverse=True)
-    return [f"word:{name}" for name in map(names.__getitem__, above[:k]) if not name.startswith("rule:")]
+        above.sort(key=_first, reverse=True)
+    return [f"word:{name}" for name in (names[i] for _, i in above[:k]) if not name.startswith("rule:")]
+
+
+_first = itemgetter(0)
