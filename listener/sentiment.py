@@ -39,8 +39,8 @@ def score(text: str) -> Sentiment:
     True
     """
     text = _cap(text)
-    described = text if text.isascii() else describe_emoji(text)  # as VADER reads it: once, for both
-    if _plainly_short(text, described):
+    described = _plainly_short(text)  # as VADER reads it: described once, for the shortcut and for VADER
+    if described is not None:
         return Sentiment(*polarity_described(described))
     return _score(text, polarity)
 
@@ -58,23 +58,23 @@ def reference_score(text: str) -> Sentiment:
 _TERMINATOR_CHARS = ".!?\u2026\u203d"
 
 
-def _plainly_short(text: str, described: str | None = None) -> bool:
-    """Short by a cheap look: tweet-length, fewer than SHORT_MAX_SENTENCES terminator runs that may
-    end a sentence (`_MAY_END`: so at most that many sentences), one paragraph, and few enough words
-    to be scored whole. `described`: the text with its emoji described, when the caller has it."""
+def _plainly_short(text: str) -> str | None:
+    """The text as VADER reads it (its emoji described) when it is short by a cheap look, else None:
+    tweet-length, fewer than SHORT_MAX_SENTENCES terminator runs that may end a sentence
+    (`_MAY_END`: so at most that many sentences), one paragraph, and few enough words to be scored
+    whole. The emoji are described only for a text that passes the other looks."""
     ascii_text = text.isascii()
     if len(text) > SHORT_MAX_CHARS or (
         sum(map(text.count, ".!?" if ascii_text else _TERMINATOR_CHARS)) >= SHORT_MAX_SENTENCES  # fewer: fewer runs
         and len(_MAY_END.findall(text)) >= SHORT_MAX_SENTENCES
     ):
-        return False
+        return None
     if "\n" in text and _PARAGRAPH.search(text):
-        return False
+        return None
     if ascii_text and len(text) < 2 * MAX_SENTENCE_WORDS + 1:  # too short to hold more words than that
-        return not text.isspace() and bool(text)
-    if described is None:
-        described = text if ascii_text else describe_emoji(text)
-    return 0 < len(described.split()) <= MAX_SENTENCE_WORDS
+        return text if not text.isspace() and text else None
+    described = text if ascii_text else describe_emoji(text)
+    return described if 0 < len(described.split()) <= MAX_SENTENCE_WORDS else None
 
 
 def _score(text: str, vader: Polarity) -> Sentiment:
