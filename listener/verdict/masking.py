@@ -50,7 +50,6 @@ def _spaced(word: str) -> str:
     return r"\s+".join(re.escape(part) for part in word.split(" "))
 
 
-@lru_cache(maxsize=64)
 def _names_pattern(names: tuple[str, ...]) -> Names | None:
     """The regexes for a set of terms or names: whole words, any whitespace inside a phrase, '#term' too."""
     words = sorted({" ".join(n.split()).casefold() for n in names if n and n.strip()}, key=len, reverse=True)
@@ -80,12 +79,6 @@ def _sub_names(text: str, names: Names, placeholder: str) -> tuple[str, int]:
     return "".join(pieces), len(pieces) // 2
 
 
-@lru_cache(maxsize=64)
-def _mask_patterns(targets: tuple[str, ...], staff: tuple[str, ...]) -> tuple[Names | None, Names | None]:
-    """The watched terms' pattern (an @handle among them is masked as a handle) and the staff names'."""
-    return _names_pattern(tuple(t for t in targets if not t.lstrip().startswith("@"))), _names_pattern(staff)
-
-
 class Maskers(NamedTuple):
     """What masking looks for, for one config: the watched terms' and the staff names' regexes and
     the stems of the brand's handles (`maskers` builds it once per config, not once per text)."""
@@ -97,7 +90,10 @@ class Maskers(NamedTuple):
 
 @lru_cache(maxsize=64)
 def maskers(targets: tuple[str, ...], staff: tuple[str, ...]) -> Maskers:
-    return Maskers(*_mask_patterns(targets, staff), _handle_stems(targets))
+    """The watched terms' regexes (an @handle among them is masked as a handle), the staff names'
+    and the handle stems of the watched terms."""
+    return Maskers(_names_pattern(tuple(t for t in targets if not t.lstrip().startswith("@"))), _names_pattern(staff),
+                   _handle_stems(targets))
 
 
 def mask(text: str, targets: Sequence[str] = (), staff: Sequence[str] = ()) -> Masked:
@@ -154,7 +150,6 @@ def _mask_handles(text: str, stems: tuple[str, ...]) -> tuple[str, int, bool]:
     return text, n, addressed
 
 
-@lru_cache(maxsize=64)
 def _handle_stems(targets: tuple[str, ...]) -> tuple[str, ...]:
     """The watched terms as a handle would spell them ("Joy Airlines" -> "joyairlines"): a handle
     that starts with one is the brand's. Shorter than 3 letters, a stem would match any handle."""
