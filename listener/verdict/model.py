@@ -76,9 +76,9 @@ def vader_scores(text: str) -> VaderNumbers:
 
 # A word, a #tag, ! or ?, an emoticon, an emoji. Each alternative starts with a character or a class,
 # which the regex engine tests before trying it: "#?[a-z0-9']+" first cost 9 % more on a complaint.
-_TOKEN = re.compile(r"[a-z0-9']+|#[a-z0-9']+|[!?]|[:;]-?[()dp]|[\u2600-\u27bf\U0001F300-\U0001FAFF]")
-_MASK = (1 << HASH_BITS) - 1
 _EMOTICON = re.compile(r"[:;]-?[()dp]")
+_TOKEN = re.compile(rf"[a-z0-9']+|#[a-z0-9']+|[!?]|{_EMOTICON.pattern}|[\u2600-\u27bf\U0001F300-\U0001FAFF]")
+_MASK = (1 << HASH_BITS) - 1
 _NOT_TOKEN = bytes(c if c in b"abcdefghijklmnopqrstuvwxyz0123456789'!?" else 32 for c in range(256))
 
 
@@ -202,10 +202,10 @@ def load_model() -> Model:
     )
 
 
-def probabilities(model: Model, f: Features, weights: list[complex] | None = None) -> tuple[float, float, float]:
+def probabilities(model: Model, f: Features, weights: list[complex]) -> tuple[float, float, float]:
     """P(negative, neutral, positive) for one item, with the service prior applied; `weights`: the
-    names' `weights_of`, when the caller has them."""
-    words = sum(weights_of(model, f.names) if weights is None else weights)
+    names' `weights_of` (the caller keeps them for `top_features`)."""
+    words = sum(weights)
     (o0, o2), (x0, x1, x2, x3, x4) = model.offset, f.dense  # DENSE's five, added in order
     (w00, w02), (w10, w12), (w20, w22), (w30, w32), (w40, w42) = model.dense_rows
     l0 = o0 + words.real + x0 * w00 + x1 * w10 + x2 * w20 + x3 * w30 + x4 * w40
