@@ -294,7 +294,7 @@ for _key, _part in _CUE_PARTS.items():
             _CUE_BY_WORD.setdefault(_w, []).append((_key, tuple(_rest)))
 _CUE_WORDS = frozenset(_CUE_BY_WORD)  # a set: intersecting with a dict would walk the whole dict
 _CUE_STEMS = tuple((stem, key) for key, part in _CUE_PARTS.items() for stem in part.stems if stem[0] != "#")
-_TAG_STEMS = tuple((stem, key) for key, part in _CUE_PARTS.items() for stem in part.stems if stem[0] == "#")  # "#" first
+_TAGGED_STEMS = _CUE_STEMS + tuple((s, key) for key, part in _CUE_PARTS.items() for s in part.stems if s[0] == "#")
 _CUE_ORDER = {key: i for i, key in enumerate(_CUE_PARTS)}
 
 
@@ -350,7 +350,7 @@ def _triggered(lower: str, words: list[str]) -> tuple[str, ...]:
         for key, also in _CUE_BY_WORD[w]:
             if not also or all(not need.isdisjoint(words) for need in also):
                 keys.add(key)
-    for stem, key in _CUE_STEMS + _TAG_STEMS if "#" in lower else _CUE_STEMS:
+    for stem, key in _TAGGED_STEMS if "#" in lower else _CUE_STEMS:  # a # stem needs a # in the text
         if stem in lower:
             keys.add(key)
     return tuple(sorted(keys, key=_CUE_ORDER.__getitem__))
