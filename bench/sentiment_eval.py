@@ -12,6 +12,8 @@ table, its throughput as a share of plain VADER's, timed interleaved (the target
 the load average of the machine.
 Throughput is the best of REPEATS timed runs: the machine is shared, the best run is the least disturbed.
 The verdict's texts are judged in batches of BATCH, as the pipeline judges a feed body's new items.
+The scoring modules run as installed: compiled (setup.py), or from their source with
+LISTENER_SOURCE_ONLY=1 (`bench.pure`); the share line says which.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from pathlib import Path
 
 from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
+from bench.pure import build
 from listener.sentiment import score
 from listener.verdict import features, judge, load_model, score_item, score_items, vader_scores
 from listener.verdict.masking import mask
@@ -190,7 +193,7 @@ def paired_share(rows: list[tuple[str, str]], rounds: int = 7) -> dict[str, floa
 def share_line(shares: dict[str, float]) -> str:
     return (f"{shares['batched']:.2f} of plain VADER's items/s in batches of {BATCH} (target >= 0.67); "
             f"{shares['with terms']:.2f} with {len(TARGETS)} watched terms and {len(STAFF)} staff names to mask, "
-            f"{shares['one by one']:.2f} one by one; load average {os.getloadavg()[0]:.2f}")
+            f"{shares['one by one']:.2f} one by one; {build()}; load average {os.getloadavg()[0]:.2f}")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -270,7 +270,7 @@ def lexicon_sum(text: str) -> float:
 def words_valence(words: Iterable[str]) -> float:
     """`lexicon_sum` of words already split (each as `str.split` gives it), in their order."""
     lexicon = analyzer().lexicon
-    total = 0  # as `sum` starts
+    total = 0.0
     for t in words:
         total += lexicon.get((s if len(s := t.strip(_PUNCTUATION)) > 2 else t).lower(), 0.0)
     return total

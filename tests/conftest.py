@@ -27,6 +27,23 @@ settings.register_profile("listener", deadline=None, suppress_health_check=[Heal
 settings.load_profile("listener")
 
 NOW = dt.datetime(2026, 11, 25, 12, 0, tzinfo=dt.timezone.utc)
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def stale_compiled_modules() -> list[str]:
+    """listener's sources changed after they were compiled (setup.py): Python would run the old code."""
+    stale = []
+    for compiled in (ROOT / "listener").rglob("*.so"):
+        source = compiled.with_name(compiled.name.split(".")[0] + ".py")  # "rules.cpython-311-x86_64-linux-gnu.so"
+        if source.is_file() and source.stat().st_mtime > compiled.stat().st_mtime:
+            stale.append(str(source.relative_to(ROOT)))
+    return sorted(stale)
+
+
+def pytest_configure(config):
+    if stale := stale_compiled_modules():
+        raise pytest.UsageError(f"{', '.join(stale)} changed after it was compiled: `make test` compiles it again "
+                                "(`make pure` runs the source instead)")
 
 
 def run_cli(*args: str, config: str | os.PathLike[str] | None = None, env: dict[str, str] | None = None,
