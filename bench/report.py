@@ -18,6 +18,7 @@ FIRST_VS_STRAIGHT, FIRST_VS_R2E = 2.5, 4.0
 REPOLL_FEEDS_PER_S, REPOLL_VS_R2E = 1000, 3.0
 BIG_POLL_RSS_MB = 300
 VERDICT_RSS_MB = 100  # issue 10: peak memory of a poll up by at most this with the verdict
+SCORING_SHARE = 2 / 3  # issue 10: VADER + verdict at least this share of vaderSentiment's items/s
 
 
 @dataclass
@@ -68,6 +69,8 @@ class Results:
     db_items: int = 0
     db_facts: str = ""
     queries: dict[str, Runs] = field(default_factory=dict)
+    scoring_share: float | None = None  # VADER + verdict's items/s over vaderSentiment's, complaints, batches of 20
+    scoring_build: str = ""  # "compiled" or "pure Python"
     started: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.timezone.utc))
     load_before: str = field(default_factory=lambda: load_average())
 
@@ -140,6 +143,9 @@ def target_lines(results: Results) -> list[tuple[str, str, bool | None]]:
             lines.append((f"issue 10: the verdict adds <= {VERDICT_RSS_MB} MB to a poll's peak RSS (vs `scorer: vader`)",
                           f"{added:+,.0f} MB ({big.peak_mb:,.0f} vs {plain.peak_mb:,.0f}){at}",
                           added <= VERDICT_RSS_MB if not at else None))
+    if results.scoring_share is not None:
+        lines.append(("issue 10: VADER + verdict >= 2/3 of vaderSentiment's items/s (complaints, batches of 20)",
+                      f"{results.scoring_share:.2f} ({results.scoring_build})", results.scoring_share >= SCORING_SHARE))
     return lines
 
 

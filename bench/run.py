@@ -14,7 +14,8 @@ Sizes come from the environment (defaults in brackets):
     BENCH_RSS2EMAIL [1]       0: leave rss2email out (no PyPI install)
     BENCH_WORK [bench/.work]  the cache: rss2email's venv, the big databases
     BENCH_RESULTS [bench/RESULTS.md]
-    BENCH_QUICK [0]           1: a smoke run (20 feeds, 2 repeats, 2,000 items, no memory run)
+    BENCH_SCORING [1]         0: skip issue 10's scoring throughput (needs LISTENER_SENTIMENT_DATA's corpus)
+    BENCH_QUICK [0]           1: a smoke run (20 feeds, 2 repeats, 2,000 items, no memory or scoring run)
 """
 
 from __future__ import annotations
@@ -56,6 +57,7 @@ class Settings:
     rss2email: bool
     work: Path
     results: Path
+    scoring: bool
     quick: bool
 
     @classmethod
@@ -74,13 +76,13 @@ class Settings:
             rss2email=env.get("BENCH_RSS2EMAIL", "1") not in ("", "0"),
             work=Path(env.get("BENCH_WORK") or REPO / "bench" / ".work").resolve(),
             results=Path(env.get("BENCH_RESULTS") or REPO / "bench" / "RESULTS.md").resolve(),
-            quick=quick)
+            scoring=bool(number("BENCH_SCORING", 1, 0)), quick=quick)
 
     def shown(self) -> dict[str, str]:
         names = {"feeds": "BENCH_FEEDS", "repeats": "BENCH_REPEATS", "big_feeds": "BENCH_BIG_FEEDS",
                  "db_items": "BENCH_DB_ITEMS", "query_repeats": "BENCH_QUERY_REPEATS", "server": "BENCH_SERVER",
                  "hosts": "BENCH_HOSTS", "comments": "BENCH_COMMENTS", "rss2email": "BENCH_RSS2EMAIL",
-                 "quick": "BENCH_QUICK"}
+                 "scoring": "BENCH_SCORING", "quick": "BENCH_QUICK"}
         return {env: str(int(v) if isinstance(v, bool) else v) for key, env in names.items()
                 for v in [asdict(self)[key]]}
 
@@ -180,6 +182,23 @@ def big_poll(settings: Settings, results: report.Results, scratch: Path) -> None
     shutil.rmtree(big.root, ignore_errors=True)
 
 
+def scoring_share(results: report.Results) -> None:
+    """Issue 10: what VADER's numbers plus the verdict score a second against vaderSentiment alone, on
+    the complaint corpus in batches of 20, timed in alternation in this process (`bench.sentiment_eval`),
+    with the scoring modules as make builds them. The corpus lives outside the repository."""
+    from bench import sentiment_eval
+    from bench.pure import build
+
+    data = sentiment_eval.default_data()
+    if not (data / "complaints2019" / "complaints-data.csv").is_file():
+        results.notes.append(f"scoring throughput not measured: no complaint corpus under {data} (LISTENER_SENTIMENT_DATA)")
+        return
+    log("bench: scoring throughput on the complaint corpus")
+    sentiment_eval.warm_up()
+    results.scoring_share = sentiment_eval.paired_share(sentiment_eval.complaints(data))["batched"]
+    results.scoring_build = build()
+
+
 def read_commands(settings: Settings, results: report.Results, scratch: Path) -> None:
     path, made_in = bigdb.ensure_bigdb(settings.work, settings.db_items, log=log)
     facts = bigdb.describe(path)
@@ -235,6 +254,9 @@ def main() -> int:
             report.write(results, settings.results)  # each phase's figures survive a later interruption
         if settings.big_feeds:
             big_poll(settings, results, scratch)
+            report.write(results, settings.results)
+        if settings.scoring:
+            scoring_share(results)
             report.write(results, settings.results)
         if settings.db_items:
             read_commands(settings, results, scratch)

@@ -196,13 +196,18 @@ def share_line(shares: dict[str, float]) -> str:
             f"{shares['one by one']:.2f} one by one; {build()}; load average {os.getloadavg()[0]:.2f}")
 
 
+def warm_up() -> None:
+    """Load what a poll has loaded before it scores: the weights and the language identifier."""
+    load_model()
+    judge("warm up the language identifier: das ist ein deutscher Satz, bitte")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=default_data())
     parser.add_argument("--share", action="store_true", help="only the throughput share of each set (quick)")
     args = parser.parse_args(argv)
-    load_model()
-    judge("warm up the language identifier: das ist ein deutscher Satz, bitte")
+    warm_up()
     sets = [("SemEval 2017 test (3-class)", semeval_test(args.data), ("negative", "neutral", "positive")),
             ("complaints2019 (complaint vs not)", complaints(args.data), ("negative", "other")),
             ("complaints2019, brand domains only (complaint vs not)", complaints(args.data, brands_only=True),

@@ -31,3 +31,15 @@ def test_bench_quick_writes_results(tmp_path):
     assert "failed" not in text
     assert "rss2email left out" in text
     assert "4 WordPress-like feeds x 20 items" in text
+
+
+def test_the_scoring_target_is_judged_on_the_share_and_says_the_build():
+    sys.path.insert(0, str(REPO))
+    from bench import report
+
+    results = report.Results(command="make bench", server="", feeds=0, repeats=1, settings={})
+    assert not [line for line in report.target_lines(results) if line[0].startswith("issue 10: VADER")]
+    for share, holds in ((0.84, True), (0.61, False)):
+        results.scoring_share, results.scoring_build = share, "compiled"
+        [(_, measured, ok)] = [line for line in report.target_lines(results) if line[0].startswith("issue 10: VADER")]
+        assert (measured, ok) == (f"{share:.2f} (compiled)", holds)
