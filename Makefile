@@ -23,7 +23,9 @@ $(STAMP): $(BIN)/python setup.cfg pyproject.toml setup.py
 	touch $(STAMP)
 
 COMPILED := $(VENV)/.compiled
-$(COMPILED): $(STAMP) setup.py listener/vader.py listener/sentiment.py $(wildcard listener/verdict/*.py)
+# setup.py's modules and the ones they import (mypyc compiles against their types)
+$(COMPILED): $(STAMP) setup.py listener/vader.py listener/sentiment.py listener/models.py listener/text.py \
+		$(wildcard listener/verdict/*.py)
 	$(BIN)/python setup.py -q build_ext --inplace >$(VENV)/compile.log 2>&1 || { cat $(VENV)/compile.log >&2; exit 1; }
 	find listener -name '*.so' -exec touch {} +  # a module whose C did not change keeps its old file: it is current
 	touch $(COMPILED)
