@@ -8,6 +8,7 @@ measure the pure-Python build, and to prove the compiled modules give what their
 
 from __future__ import annotations
 
+import importlib
 import importlib.machinery
 import sys
 from pathlib import Path
@@ -31,8 +32,11 @@ def source_only() -> None:
     sys.path_importer_cache.clear()
 
 
+def is_compiled(name: str) -> bool:
+    """Whether this process runs module `name` from a compiled file rather than its source."""
+    return not str(importlib.import_module(name).__file__).endswith(".py")
+
+
 def build() -> str:
     """Which build of the scoring modules this process runs: "compiled" or "pure Python"."""
-    import listener.vader
-
-    return "compiled" if not str(listener.vader.__file__).endswith(".py") else "pure Python"
+    return "compiled" if is_compiled("listener.vader") else "pure Python"

@@ -11,7 +11,6 @@ they are at hand, the real-world feeds.
 from __future__ import annotations
 
 import ast
-import importlib
 import json
 import os
 import random
@@ -24,6 +23,7 @@ import pytest
 from conftest import ROOT
 
 from bench import verdict_snapshot
+from bench.pure import is_compiled
 
 
 def compiled_sources() -> list[str]:
@@ -37,10 +37,6 @@ def compiled_sources() -> list[str]:
 
 def module_name(source: str) -> str:
     return source.removesuffix(".py").removesuffix("/__init__").replace("/", ".")
-
-
-def is_compiled(name: str) -> bool:
-    return not str(importlib.import_module(name).__file__).endswith(".py")
 
 
 COMPILED = [module_name(s) for s in compiled_sources()]
@@ -112,6 +108,7 @@ import json, sys
 from bench.pure import build, source_only
 source_only()
 from bench import verdict_snapshot
+from bench.pure import is_compiled
 assert build() == "pure Python", build()
 texts = json.loads(open({str(tmp_path / "texts.json")!r}, encoding="utf-8").read())
 verdict_snapshot.write(__import__("pathlib").Path({str(reference)!r}), texts)
